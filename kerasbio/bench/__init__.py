@@ -1,0 +1,31 @@
+"""`kerasbio bench`: timed comparisons of kerasbio paths against references, printed as ratios.
+
+Each benchmark module exposes `run(quick=False)` yielding `Row`s; `BENCHMARKS` maps the names
+accepted by `kerasbio bench NAME` to those modules.
+"""
+
+import importlib
+
+from kerasbio.bench._timing import Row, format_rows
+
+BENCHMARKS = {
+    "noise": "kerasbio.bench.noise",
+}
+
+
+def run(names=None, quick=False, echo=print):
+    """Run the named benchmarks (all when `names` is empty) and echo one line per row."""
+    names = list(names or BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        raise ValueError(f"Unknown benchmark(s) {unknown}. Available: {sorted(BENCHMARKS)}")
+    rows = []
+    echo(format_rows([]))
+    for name in names:
+        for row in importlib.import_module(BENCHMARKS[name]).run(quick=quick):
+            rows.append(row)
+            echo(format_rows([row], header=False))
+    return rows
+
+
+__all__ = ["BENCHMARKS", "Row", "run"]

@@ -1,0 +1,48 @@
+"""Timing helpers shared by the benchmarks: warm-up, then the median of repeats."""
+
+import dataclasses
+import statistics
+import time
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Row:
+    """One comparison; `ratio = kerasbio_ms / reference_ms` (below 1: kerasbio is faster)."""
+
+    name: str
+    kerasbio_ms: float
+    reference_ms: float
+
+    @property
+    def ratio(self):
+        return self.kerasbio_ms / self.reference_ms
+
+
+def median_ms(fn, repeats=10, warmup=2):
+    """Median wall time of `fn()` in milliseconds after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def compare_alternately(kerasbio_fn, reference_fn, rounds=5, repeats=5):
+    """Times two callables in alternating rounds (so machine noise hits both) -> (ms, ms)."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(median_ms(kerasbio_fn, repeats=repeats, warmup=1))
+        theirs.append(median_ms(reference_fn, repeats=repeats, warmup=1))
+    return float(np.median(ours)), float(np.median(theirs))
+
+
+def format_rows(rows, header=True):
+    lines = [f"{'name':<58} {'kerasbio_ms':>12} {'reference_ms':>13} {'ratio':>7}"] if header else []
+    lines += [f"{r.name:<58} {r.kerasbio_ms:>12.2f} {r.reference_ms:>13.2f} {r.ratio:>7.2f}"
+              for r in rows]
+    return "\n".join(lines)

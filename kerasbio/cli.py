@@ -1,0 +1,32 @@
+"""`kerasbio` console entry point: `kerasbio --version`, `kerasbio bench [NAME ...]`."""
+
+import argparse
+import sys
+
+
+def build_parser():
+    import kerasbio
+
+    parser = argparse.ArgumentParser(prog="kerasbio", description=kerasbio.__doc__)
+    parser.add_argument("--version", action="version", version=f"kerasbio {kerasbio.__version__}")
+    commands = parser.add_subparsers(dest="command")
+    bench = commands.add_parser("bench", help="time kerasbio against reference implementations")
+    bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    bench.add_argument("--quick", action="store_true", help="fewer repeats")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        from kerasbio import bench
+
+        bench.run(args.names, quick=args.quick)
+        return 0
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
