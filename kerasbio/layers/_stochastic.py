@@ -21,7 +21,7 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
     def next(self, ordered=True):
         seed = super().next(ordered=ordered)
         context = tf.distribute.get_replica_context()
-        if context is None:
+        if context is None or not tf.distribute.has_strategy():
             return seed
         replica = ops.cast(context.replica_id_in_sync_group, seed.dtype)
         return seed + ops.stack([replica * 7919, ops.zeros_like(replica)])
