@@ -1,0 +1,68 @@
+"""`kerasbio bench rdl`: the cost of an RDL training step, and RDMs against rsatoolbox."""
+
+import keras
+import numpy as np
+
+from kerasbio.bench._timing import Row, compare_alternately
+from kerasbio.rsa import RDL, rdm
+
+BATCH, SHAPE, CLASSES = 100, (28, 28, 1), 10
+RDL_LAYERS = ("pool1", "pool2", "fc")
+
+
+def mnist_cnn(name):
+    """The CNN of McClure & Kriegeskorte 2016, Table 1."""
+    return keras.Sequential([
+        keras.Input(SHAPE),
+        keras.layers.Conv2D(32, 5, activation="relu", name="conv1"),
+        keras.layers.MaxPooling2D(3, strides=3, name="pool1"),
+        keras.layers.Conv2D(64, 5, activation="relu", name="conv2"),
+        keras.layers.MaxPooling2D(2, name="pool2"),
+        keras.layers.Flatten(), keras.layers.Dense(200, activation="relu", name="fc"),
+        keras.layers.Dropout(0.5), keras.layers.Dense(CLASSES, name="out")], name=name)
+
+
+def train_step(model, x, y):
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return lambda: model.train_on_batch(x, y)
+
+
+def training_rows(rounds):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(BATCH, *SHAPE)).astype("float32")
+    y = rng.integers(0, CLASSES, BATCH)
+    teacher = mnist_cnn("teacher")
+    rdl_step = train_step(RDL(mnist_cnn("student"), teacher, layers={n: n for n in RDL_LAYERS},
+                              pair_fraction=0.05, seed=0), x, y)
+    student_step = train_step(mnist_cnn("student"), x, y)
+
+    def student_step_and_teacher_forward():
+        student_step()
+        teacher.predict_on_batch(x)
+
+    yield Row("rdl: RDL step (3 layers, teacher fwd) vs student step",
+              *compare_alternately(rdl_step, student_step, rounds=rounds))
+    yield Row("rdl: RDL step vs student step + teacher forward",
+              *compare_alternately(rdl_step, student_step_and_teacher_forward, rounds=rounds))
+
+
+def rsatoolbox_row(rounds):
+    import rsatoolbox
+
+    x = np.random.default_rng(0).normal(size=(1000, 10000)).astype("float32")
+    dataset = rsatoolbox.data.Dataset(x)
+    ours = compare_alternately(lambda: keras.ops.convert_to_numpy(rdm(x, "correlation")),
+                               lambda: rsatoolbox.rdm.calc_rdm(dataset, method="correlation"),
+                               rounds=rounds, repeats=1)
+    return Row("rdl: rdm correlation 1000x10000 vs rsatoolbox.calc_rdm", *ours)
+
+
+def run(quick=False):
+    rounds = 2 if quick else 5
+    yield from training_rows(rounds)
+    try:
+        import rsatoolbox  # noqa: F401
+    except ImportError:
+        print("rdl: rsatoolbox is not installed (pip install 'kerasbio[rsa]'); RDM row skipped")
+        return
+    yield rsatoolbox_row(rounds)
