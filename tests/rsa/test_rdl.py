@@ -171,11 +171,10 @@ def test_target_mode_requires_dict_inputs_and_student_must_be_functional():
 
 
 @pytest.mark.parametrize("setting", ["mirrored", "mixed_float16"])
-def test_rdl_trains_under_mirrored_strategy_and_mixed_precision(setting):
+def test_rdl_trains_under_mirrored_strategy_and_mixed_precision(setting, mirrored_strategy):
     x, y = data()
     policy = keras.mixed_precision.global_policy()
-    strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if setting == "mirrored"
-                else tf.distribute.get_strategy())
+    strategy = mirrored_strategy if setting == "mirrored" else tf.distribute.get_strategy()
     try:
         if setting == "mixed_float16":
             keras.mixed_precision.set_global_policy("mixed_float16")
