@@ -1,0 +1,317 @@
+"""Weight noise as a variational distribution: Bernoulli and Gaussian dropconnect.
+
+Source: McClure 2018, section 3.2.2 and Appendix A.2-A.3: sampled weights `W = V o M` (Eq. 3.4)
+with every mask element independent, `m_ij ~ Bernoulli(1 - p) / (1 - p)` or
+`m_ij ~ N(1, alpha)`, `alpha = p / (1 - p)` (Eq. A.4-A.5). Every example of a batch gets its own
+weight sample, so tiling a batch T times gives T independent MC samples (Eq. A.12).
+
+Prior and L2: `kernel_regularizer=keras.regularizers.L2(c)` adds `c * sum(V^2)` to the mean
+per-example loss. That is the lower bound (Eq. A.3, A.10) of the KL divergence to the prior
+`N(0, sigma_p^2)` divided by the number of training examples `N`, with `c = 1 / (2 N sigma_p^2)`,
+i.e. `sigma_p^2 = 1 / (2 N c)` (the thesis' `lambda` is `2 N c`).
+"""
+
+import keras
+from keras import ops
+
+from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
+from kerasbio.layers.variational import dropout_variance
+
+NOISES = ("bernoulli", "gaussian")
+SAMPLINGS = ("exact", "fast")
+EPSILON = 1e-8
+
+
+class WeightNoiseLayer(StochasticLayer):
+    """Base of the dropconnect layers: mixed in before `keras.layers.Dense` or `Conv2D`.
+
+    Two samplers of the pre-activation `z = x (V o M)` (the bias is not noisy):
+    - exact: a weight mask per example, `z_b = x_b (V o M_b)` (memory: batch x kernel size);
+    - local reparameterization (Kingma et al. 2015): `z ~ N(x V, alpha x^2 V^2)` drawn per
+      output unit. Exact in distribution for Gaussian noise on a Dense layer with 2D inputs
+      (used there in "exact" mode too); otherwise the `sampling="fast"` approximation: for
+      Bernoulli noise it matches the first two moments (central limit), and where weights are
+      shared across positions (Conv2D, Dense on >2D inputs) it ignores the correlation between
+      the positions of one example.
+
+    Subclasses define `linear(x, kernel)`, `per_example_linear(x, kernels)` and
+    `add_bias_and_activation(z)`.
+    """
+
+    def __init__(self, rate, noise="bernoulli", sampling="exact", mc=False, seed=None,
+                 **kwargs):
+        super().__init__(mc=mc, seed=seed, **kwargs)
+        self.rate = validate_range("rate", rate, low=0, high=1, high_open=True)
+        self.noise = validate_choice("noise", noise, NOISES)
+        self.sampling = validate_choice("sampling", sampling, SAMPLINGS)
+
+    def expectation(self, inputs):
+        # The wrapped Keras layer's own call (next after StochasticLayer in the MRO): mean weights.
+        return super(StochasticLayer, self).call(inputs)
+
+    def sample(self, inputs):
+        return self.add_bias_and_activation(self.noisy_preactivation(inputs))
+
+    def noisy_preactivation(self, inputs):
+        """One draw of `x (V o M)` per example, by the sampler `sampling` selects."""
+        if self.rate == 0:
+            return self.linear(inputs, self.kernel)
+        if self.sampling == "fast" or self.local_reparameterization_is_exact(inputs):
+            return self.local_reparameterization(inputs)
+        return self.per_example_linear(inputs, self.per_example_kernels(ops.shape(inputs)[0]))
+
+    def local_reparameterization_is_exact(self, inputs):
+        return False
+
+    def per_example_kernels(self, batch):
+        """`V o M_b` for every example `b`: shape `(batch, *kernel.shape)`."""
+        kernel = self.kernel
+        shape, dtype = (batch, *kernel.shape), self.compute_dtype
+        if self.noise == "bernoulli":
+            keep = keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator) >= self.rate
+            mask = ops.cast(keep, dtype) / (1.0 - self.rate)
+        else:
+            mask = keras.random.normal(shape, mean=1.0, stddev=dropout_variance(self.rate) ** 0.5,
+                                       dtype=dtype, seed=self.seed_generator)
+        return ops.expand_dims(kernel, 0) * mask
+
+    def local_reparameterization(self, inputs):
+        """`x V + sqrt(alpha x^2 V^2) * eps`, `eps ~ N(0, 1)` per output (Kingma et al. 2015)."""
+        kernel = self.kernel
+        mean = self.linear(inputs, kernel)
+        variance = dropout_variance(self.rate) * self.linear(ops.square(inputs), ops.square(kernel))
+        stddev = ops.sqrt(ops.cast(variance, "float32") + EPSILON)
+        noise = keras.random.normal(ops.shape(mean), dtype="float32", seed=self.seed_generator)
+        return mean + ops.cast(stddev * noise, mean.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise": self.noise,
+                "sampling": self.sampling}
+
+
+class DenseWeightNoise(WeightNoiseLayer, keras.layers.Dense):
+    """The Dense half of the dropconnect layers: matmul, per-example einsum, bias."""
+
+    compute_output_shape = keras.layers.Dense.compute_output_shape
+
+    def linear(self, inputs, kernel):
+        return ops.matmul(inputs, kernel)
+
+    def per_example_linear(self, inputs, kernels):
+        return ops.einsum("b...i,bio->b...o", inputs, kernels)
+
+    def local_reparameterization_is_exact(self, inputs):
+        return self.noise == "gaussian" and len(inputs.shape) == 2
+
+    def add_bias_and_activation(self, outputs):
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+class Conv2DWeightNoise(WeightNoiseLayer, keras.layers.Conv2D):
+    """The Conv2D half: convolution, per-example kernels through image patches, bias."""
+
+    compute_output_shape = keras.layers.Conv2D.compute_output_shape
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.supports_masking = False
+        if self.groups != 1 and self.sampling == "exact":
+            raise ValueError(
+                "Invalid value received for argument `groups`. Exact per-example weight "
+                "sampling supports groups=1 only; use sampling='fast' for grouped "
+                f"convolutions. Received: groups={self.groups}")
+
+    def linear(self, inputs, kernel):
+        return self.convolution_op(inputs, kernel)
+
+    def per_example_linear(self, inputs, kernels):
+        """Convolution of each example with its own kernel: patches times flattened kernels."""
+        patches = ops.image.extract_patches(
+            inputs, self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
+            padding=self.padding, data_format=self.data_format)
+        flat = ops.reshape(kernels, (ops.shape(kernels)[0], -1, self.filters))
+        if self.data_format == "channels_first":
+            return ops.einsum("bkhw,bko->bohw", patches, flat)
+        return ops.einsum("bhwk,bko->bhwo", patches, flat)
+
+    def add_bias_and_activation(self, outputs):
+        if self.use_bias:
+            shape = ((1, 1, 1, self.filters) if self.data_format == "channels_last"
+                     else (1, self.filters, 1, 1))
+            outputs = outputs + ops.reshape(self.bias, shape)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="kerasbio")
+class DropConnectDense(DenseWeightNoise):
+    """Dense layer with dropconnect: every weight masked independently (McClure 3.2.2).
+
+    `y = activation(x (V o M) + bias)` with `m_ij ~ Bernoulli(1 - rate) / (1 - rate)` or
+    `m_ij ~ N(1, rate / (1 - rate))`, a fresh mask for every example. The expectation uses
+    the mean weights `V` (training-time scaling), i.e. it is exactly `keras.layers.Dense`.
+
+    Sampling (see `WeightNoiseLayer`): `"exact"` draws a batch x in x units mask (Bernoulli,
+    or inputs of rank > 2); Gaussian noise on 2D inputs is sampled exactly and cheaply as
+    `N(x V, alpha x^2 V^2)` (local reparameterization). `"fast"` always uses that Gaussian
+    form, which for Bernoulli noise matches the mean and variance only. L2 on the kernel is the
+    Gaussian-prior KL bound (module docstring: `sigma_p^2 = 1 / (2 N c)`).
+
+    Args:
+        units: Positive int, output dimension.
+        rate: Float in [0, 1), the drop probability (Gaussian: variance `rate / (1 - rate)`).
+        noise: `"bernoulli"` or `"gaussian"`.
+        sampling: `"exact"` or `"fast"`.
+        mc: Bool, sample at inference too.
+        seed: Optional integer seed.
+        **kwargs: `keras.layers.Dense` arguments (`activation`, `use_bias`, initializers,
+            regularizers, constraints).
+
+    Call arguments:
+        inputs: Tensor `(batch, ..., input_dim)`.
+        training: Python bool; sample when `True` (or when `mc`).
+    """
+
+    _example_config = {"units": 4, "rate": 0.3}
+    _invalid_configs = ({"rate": 1.0}, {"noise": "uniform"}, {"sampling": "slow"})
+
+    def __init__(self, units, rate, noise="bernoulli", sampling="exact", mc=False, seed=None,
+                 **kwargs):
+        super().__init__(rate=rate, noise=noise, sampling=sampling, mc=mc, seed=seed,
+                         units=units, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="kerasbio")
+class DropConnectConv2D(Conv2DWeightNoise):
+    """Conv2D layer with dropconnect: every kernel weight masked independently (McClure 3.2.2).
+
+    As `DropConnectDense`, for a convolution: each example is convolved with its own masked
+    kernel `V o M_b` (`"exact"`, computed as image patches times per-example kernels; costs
+    batch x kernel memory and about one extra convolution). `sampling="fast"` draws each
+    output from `N(conv(x, V), alpha conv(x^2, V^2))` independently, so positions of one
+    example no longer share one weight sample (and Bernoulli noise is moment-matched). The
+    expectation is exactly `keras.layers.Conv2D`.
+
+    Args:
+        filters: Positive int, number of output channels.
+        kernel_size: Int or tuple of 2 ints.
+        rate: Float in [0, 1), the drop probability (Gaussian: variance `rate / (1 - rate)`).
+        noise: `"bernoulli"` or `"gaussian"`.
+        sampling: `"exact"` or `"fast"` (`"exact"` needs `groups=1`).
+        mc: Bool, sample at inference too.
+        seed: Optional integer seed.
+        **kwargs: `keras.layers.Conv2D` arguments (`strides`, `padding`, `data_format`,
+            `dilation_rate`, `groups`, `activation`, `use_bias`, initializers, regularizers).
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: Python bool; sample when `True` (or when `mc`).
+    """
+
+    _example_config = {"filters": 4, "kernel_size": 3, "rate": 0.3}
+    _invalid_configs = ({"rate": 1.0}, {"noise": "uniform"}, {"sampling": "slow"},
+                        {"groups": 2, "filters": 4})
+
+    def __init__(self, filters, kernel_size, rate, noise="bernoulli", sampling="exact",
+                 mc=False, seed=None, **kwargs):
+        super().__init__(rate=rate, noise=noise, sampling=sampling, mc=mc, seed=seed,
+                         filters=filters, kernel_size=kernel_size, **kwargs)
+
+
+class SpikeAndSlabLayer(WeightNoiseLayer):
+    """Spike-and-slab dropout: Bernoulli dropout on the inputs, then Gaussian dropconnect.
+
+    `m_ij = b_i N(1, sigma^2)`, `b_i ~ Bernoulli(1 - dropout_rate) / (1 - dropout_rate)` per
+    input unit, `sigma^2 = dropconnect_rate / (1 - dropconnect_rate)` (McClure 3.2.2, A.3.1).
+    """
+
+    def __init__(self, dropout_rate, dropconnect_rate, sampling="exact", mc=False, seed=None,
+                 **kwargs):
+        validate_range("dropout_rate", dropout_rate, low=0, high=1, high_open=True)
+        validate_range("dropconnect_rate", dropconnect_rate, low=0, high=1, high_open=True)
+        super().__init__(rate=dropconnect_rate, noise="gaussian", sampling=sampling, mc=mc,
+                         seed=seed, **kwargs)
+        self.dropout_rate = dropout_rate
+
+    @property
+    def dropconnect_rate(self):
+        return self.rate
+
+    def sample(self, inputs):
+        kept = keras.random.dropout(inputs, self.dropout_rate, seed=self.seed_generator)
+        return super().sample(kept)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["rate"], config["noise"]
+        return {**config, "dropout_rate": self.dropout_rate,
+                "dropconnect_rate": self.dropconnect_rate}
+
+
+@keras.saving.register_keras_serializable(package="kerasbio")
+class SpikeAndSlabDense(SpikeAndSlabLayer, DenseWeightNoise):
+    """Dense layer with spike-and-slab dropout (McClure 3.2.2, Appendix A.3.1).
+
+    Bernoulli dropout on the layer's input units combined with Gaussian dropconnect on its
+    weights: `y = activation((x o b) (V o G) + bias)`, `b_i ~ Bernoulli(1 - p_do) / (1 - p_do)`,
+    `g_ij ~ N(1, p_dc / (1 - p_dc))`, fresh for every example. For 2D inputs both parts are
+    sampled exactly and cheaply (the Gaussian part by local reparameterization); `sampling`
+    matters only for inputs of rank > 2 (see `DropConnectDense`). The expectation uses the mean
+    weights, i.e. it is exactly `keras.layers.Dense`. L2 on the kernel: see the module docstring.
+
+    Args:
+        units: Positive int, output dimension.
+        dropout_rate: Float in [0, 1), probability of dropping an input unit (`p_do`).
+        dropconnect_rate: Float in [0, 1), Gaussian dropconnect rate (`p_dc`).
+        sampling: `"exact"` or `"fast"`.
+        mc: Bool, sample at inference too.
+        seed: Optional integer seed.
+        **kwargs: `keras.layers.Dense` arguments.
+
+    Call arguments:
+        inputs: Tensor `(batch, ..., input_dim)`.
+        training: Python bool; sample when `True` (or when `mc`).
+    """
+
+    _example_config = {"units": 4, "dropout_rate": 0.5, "dropconnect_rate": 0.2}
+    _invalid_configs = ({"dropout_rate": 1.0}, {"dropconnect_rate": -0.1}, {"sampling": "slow"})
+
+    def __init__(self, units, dropout_rate, dropconnect_rate, sampling="exact", mc=False,
+                 seed=None, **kwargs):
+        super().__init__(dropout_rate, dropconnect_rate, sampling=sampling, mc=mc, seed=seed,
+                         units=units, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="kerasbio")
+class SpikeAndSlabConv2D(SpikeAndSlabLayer, Conv2DWeightNoise):
+    """Conv2D layer with spike-and-slab dropout (McClure 3.2.2, Appendix A.3.1).
+
+    Bernoulli dropout on every input unit (position and channel) combined with Gaussian
+    dropconnect on the kernel; `sampling` as in `DropConnectConv2D` (`"exact"`: one kernel
+    sample per example; `"fast"`: local reparameterization per output). The expectation is
+    exactly `keras.layers.Conv2D`.
+
+    Args:
+        filters: Positive int, number of output channels.
+        kernel_size: Int or tuple of 2 ints.
+        dropout_rate: Float in [0, 1), probability of dropping an input unit (`p_do`).
+        dropconnect_rate: Float in [0, 1), Gaussian dropconnect rate (`p_dc`).
+        sampling: `"exact"` or `"fast"` (`"exact"` needs `groups=1`).
+        mc: Bool, sample at inference too.
+        seed: Optional integer seed.
+        **kwargs: `keras.layers.Conv2D` arguments.
+
+    Call arguments:
+        inputs: 4D tensor.
+        training: Python bool; sample when `True` (or when `mc`).
+    """
+
+    _example_config = {"filters": 4, "kernel_size": 3, "dropout_rate": 0.5,
+                       "dropconnect_rate": 0.2}
+    _invalid_configs = ({"dropout_rate": 1.0}, {"dropconnect_rate": -0.1}, {"sampling": "slow"})
+
+    def __init__(self, filters, kernel_size, dropout_rate, dropconnect_rate, sampling="exact",
+                 mc=False, seed=None, **kwargs):
+        super().__init__(dropout_rate, dropconnect_rate, sampling=sampling, mc=mc, seed=seed,
+                         filters=filters, kernel_size=kernel_size, **kwargs)

@@ -1,0 +1,158 @@
+"""Dropconnect and spike-and-slab layers: pre-activation moments against the closed forms,
+exact vs fast sampling, per-example independence, expectation = mean weights (McClure 3.2.2)."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from kerasbio.layers import (
+    DropConnectConv2D,
+    DropConnectDense,
+    SpikeAndSlabConv2D,
+    SpikeAndSlabDense,
+)
+from moments import Z, assert_mean_and_variance, assert_uncorrelated
+
+N = 20_000
+P_DO, P_DC = 0.4, 0.25
+RNG = np.random.default_rng(0)
+X = RNG.uniform(0.5, 1.5, size=(3, 3, 2)).astype("float32")  # one example: a 3x3x2 patch
+KERNEL = RNG.normal(size=(3, 3, 2, 3)).astype("float32")
+
+
+def alpha(rate):
+    return rate / (1.0 - rate)
+
+
+def dense(cls, **kwargs):
+    return cls(units=3, use_bias=False, seed=7, **kwargs)
+
+
+def conv(cls, **kwargs):
+    return cls(filters=3, kernel_size=3, use_bias=False, seed=7, **kwargs)
+
+
+CASES = {  # id: (make layer, variance factor multiplying sum_i x_i^2 V_ij^2)
+    "dc-dense-bernoulli-exact": (lambda: dense(DropConnectDense, rate=0.3), alpha(0.3)),
+    "dc-dense-bernoulli-fast": (lambda: dense(DropConnectDense, rate=0.3, sampling="fast"),
+                                alpha(0.3)),
+    "dc-dense-gaussian-exact": (lambda: dense(DropConnectDense, rate=0.3, noise="gaussian"),
+                                alpha(0.3)),
+    "dc-conv-bernoulli-exact": (lambda: conv(DropConnectConv2D, rate=0.3), alpha(0.3)),
+    "dc-conv-gaussian-exact": (lambda: conv(DropConnectConv2D, rate=0.3, noise="gaussian"),
+                               alpha(0.3)),
+    "dc-conv-bernoulli-fast": (lambda: conv(DropConnectConv2D, rate=0.3, sampling="fast"),
+                               alpha(0.3)),
+    "ss-dense": (lambda: dense(SpikeAndSlabDense, dropout_rate=P_DO, dropconnect_rate=P_DC),
+                 (1 + alpha(P_DC)) / (1 - P_DO) - 1),
+    "ss-conv-exact": (lambda: conv(SpikeAndSlabConv2D, dropout_rate=P_DO, dropconnect_rate=P_DC),
+                      (1 + alpha(P_DC)) / (1 - P_DO) - 1),
+    "ss-conv-fast": (lambda: conv(SpikeAndSlabConv2D, dropout_rate=P_DO, dropconnect_rate=P_DC,
+                                  sampling="fast"),
+                     (1 + alpha(P_DC)) / (1 - P_DO) - 1),
+}
+
+
+def preactivations(layer, n=N, training=True):
+    """`n` draws of the layer's output for the fixed example `X` (flattened for Dense)."""
+    is_conv = isinstance(layer, keras.layers.Conv2D)
+    example = X if is_conv else X.reshape(-1)
+    layer.build((None, *example.shape))
+    layer.kernel.assign(KERNEL if is_conv else KERNEL.reshape(-1, 3))
+    out = layer(np.broadcast_to(example, (n, *example.shape)), training=training)
+    return keras.ops.convert_to_numpy(out).reshape(n, 3)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_preactivation_mean_and_variance_match_closed_form(case):
+    """mean = x V, variance = factor * sum_i x_i^2 V_ij^2 (e.g. alpha x^2 V^2, McClure A.2)."""
+    make, factor = CASES[case]
+    samples = preactivations(make())
+    flat_x, flat_v = X.reshape(-1), KERNEL.reshape(-1, 3)
+    assert_mean_and_variance(samples, flat_x @ flat_v, factor * (flat_x ** 2) @ (flat_v ** 2))
+    assert_uncorrelated(samples[: N // 2, 0], samples[N // 2:, 0])  # tiled copies independent
+
+
+def test_spike_and_slab_units_share_the_input_dropout():
+    """Cov(z_j, z_k) = p_do / (1 - p_do) sum_i x_i^2 V_ij V_ik: one Bernoulli per input row."""
+    samples = preactivations(CASES["ss-dense"][0]())
+    flat_x, flat_v = X.reshape(-1), KERNEL.reshape(-1, 3)
+    expected = alpha(P_DO) * np.einsum("i,ij,ik->jk", flat_x ** 2, flat_v, flat_v)
+    centred = samples - samples.mean(0)
+    for j, k in [(0, 1), (0, 2), (1, 2)]:
+        products = centred[:, j] * centred[:, k]
+        assert abs(products.mean() - expected[j, k]) < Z * products.std() / np.sqrt(N)
+
+
+def test_dropconnect_units_are_independent():
+    samples = preactivations(CASES["dc-dense-bernoulli-exact"][0]())
+    assert_uncorrelated(samples[:, 0], samples[:, 1])
+
+
+def test_exact_bernoulli_draws_are_discrete_and_fast_ones_gaussian():
+    """One input, one weight: exact output is 0 or V / (1 - p); the fast mode is continuous."""
+    x = np.ones((N, 1), "float32")
+    values = {}
+    for sampling in ("exact", "fast"):
+        layer = DropConnectDense(1, rate=0.5, sampling=sampling, use_bias=False, seed=1)
+        layer.build((None, 1))
+        layer.kernel.assign([[1.5]])
+        values[sampling] = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert set(np.unique(values["exact"]).tolist()) == {0.0, 3.0}
+    assert np.unique(values["fast"]).size > N // 2
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    (DropConnectConv2D, {"rate": 0.3}), (DropConnectConv2D, {"rate": 0.3, "noise": "gaussian"}),
+    (SpikeAndSlabConv2D, {"dropout_rate": 0.0, "dropconnect_rate": 0.3})])
+def test_exact_conv_uses_one_weight_sample_per_example(cls, kwargs):
+    """On a constant image every output position sees the same patch: identical outputs
+    with one kernel sample per example (exact), different ones with `sampling="fast"`."""
+    image = np.ones((4, 6, 6, 2), "float32")
+    exact = keras.ops.convert_to_numpy(conv(cls, **kwargs)(image, training=True))
+    fast = keras.ops.convert_to_numpy(conv(cls, sampling="fast", **kwargs)(image, training=True))
+    np.testing.assert_allclose(exact, np.broadcast_to(exact[:, :1, :1], exact.shape), rtol=1e-5)
+    assert not np.allclose(fast, np.broadcast_to(fast[:, :1, :1], fast.shape))
+    assert not np.allclose(exact[0], exact[1])
+
+
+@pytest.mark.parametrize("noise", ["bernoulli", "gaussian"])
+def test_exact_dense_on_sequences_shares_the_weight_sample_across_positions(noise):
+    x = np.broadcast_to(RNG.normal(size=(1, 1, 5)), (3, 4, 5)).astype("float32")
+    layer = DropConnectDense(6, 0.5, noise=noise, seed=2)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    np.testing.assert_allclose(out, np.broadcast_to(out[:, :1], out.shape), rtol=1e-5)
+    assert not np.allclose(out[0], out[1])
+
+
+@pytest.mark.parametrize("make,reference", [
+    (lambda: DropConnectDense(4, 0.5, activation="relu"), lambda: keras.layers.Dense(4, "relu")),
+    (lambda: SpikeAndSlabDense(4, 0.5, 0.2), lambda: keras.layers.Dense(4)),
+    (lambda: DropConnectConv2D(4, 3, 0.5, padding="same"),
+     lambda: keras.layers.Conv2D(4, 3, padding="same")),
+    (lambda: SpikeAndSlabConv2D(4, 3, 0.5, 0.2, strides=2),
+     lambda: keras.layers.Conv2D(4, 3, strides=2)),
+])
+def test_inference_without_mc_equals_the_mean_weight_layer(make, reference):
+    x = RNG.normal(size=(2, 7, 7, 3)).astype("float32")
+    layer, plain = make(), reference()
+    layer.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)),
+                                  keras.ops.convert_to_numpy(plain(x)))
+
+
+def test_l2_regularizer_is_applied_to_the_mean_weights():
+    """L2(c) adds c * sum(V^2): the Gaussian-prior KL bound with sigma_p^2 = 1 / (2 N c)."""
+    layer = SpikeAndSlabDense(3, 0.5, 0.2, kernel_regularizer=keras.regularizers.L2(0.01))
+    layer.build((None, 4))
+    expected = 0.01 * np.sum(keras.ops.convert_to_numpy(layer.kernel) ** 2)
+    np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
+
+
+def test_exact_sampling_rejects_grouped_convolutions():
+    with pytest.raises(ValueError, match="`groups`.*sampling='fast'"):
+        DropConnectConv2D(4, 3, 0.5, groups=2)
+    assert DropConnectConv2D(4, 3, 0.5, groups=2, sampling="fast").groups == 2

@@ -1,0 +1,161 @@
+"""mc_predict and mc_sampling: agreement with separate stochastic passes, prefix reuse,
+chunking, state restoration (McClure Eq. 3.3, Table 4.2)."""
+
+import numpy as np
+import pytest
+
+import keras
+
+import kerasbio
+from kerasbio.layers import BernoulliDropout, GaussianDropout
+from kerasbio.mc import deterministic_prefix_end, sample_chunks
+from kerasbio.metrics import mutual_information, predictive_entropy
+
+T = 400
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(6, 5)).astype("float32")
+
+
+def head_dropout_model():
+    """Dense -> BatchNorm -> (dropout) -> softmax: the stochastic part sits late."""
+    keras.utils.set_random_seed(3)
+    return keras.Sequential([
+        keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
+        keras.layers.BatchNormalization(), BernoulliDropout(0.5, seed=1),
+        keras.layers.Dense(3, activation="softmax")])
+
+
+def skip_connection_model():
+    """The output also reads the input, around the dropout: the input must be tiled."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((5,))
+    hidden = GaussianDropout(0.5, seed=2)(keras.layers.Dense(8, activation="relu")(inputs))
+    merged = keras.layers.Concatenate()([hidden, inputs])
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(merged))
+
+
+class RowCounter(keras.layers.Layer):
+    """Identity that counts the rows (examples x copies) passing through it."""
+
+    def build(self, input_shape):
+        self.rows = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+    def call(self, inputs):
+        self.rows.assign_add(keras.ops.cast(keras.ops.shape(inputs)[0], "float32"))
+        return inputs
+
+
+def separate_passes(model, samples=T):
+    """The common loop: `samples` separate stochastic calls -> (N, T, C)."""
+    with kerasbio.mc_sampling(model):
+        draws = [keras.ops.convert_to_numpy(model(X, training=False)) for _ in range(samples)]
+    return np.stack(draws, axis=1)
+
+
+def test_prefix_ends_at_the_first_stochastic_layer():
+    model = head_dropout_model()
+    assert deterministic_prefix_end(model) is model.layers[2].input  # the dropout's input
+    assert deterministic_prefix_end(skip_connection_model()) is None
+
+
+@pytest.mark.parametrize("split,rows", [(True, len(X)), (False, 10 * len(X))])
+def test_deterministic_prefix_runs_once_per_example(split, rows):
+    counter = RowCounter()
+    inputs = keras.Input((5,))
+    hidden = counter(keras.layers.Dense(8)(inputs))
+    stochastic = BernoulliDropout(0.5)(hidden)
+    merged = stochastic if split else keras.layers.Concatenate()([stochastic, inputs])
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(merged))
+    kerasbio.mc_predict(model, X, samples=10, verbose=0)
+    assert float(counter.rows) == rows
+
+
+@pytest.mark.parametrize("make_model", [head_dropout_model, skip_connection_model])
+def test_mc_predict_agrees_with_separate_passes(make_model):
+    model = make_model()
+    reference = separate_passes(model)
+    result = kerasbio.mc_predict(model, X, samples=T, return_samples=True, verbose=0)
+    assert result.samples.shape == (len(X), T, 3)
+    standard_error = np.sqrt((reference.var(1) + result.samples.var(1)) / T)
+    assert np.all(np.abs(result.mean - reference.mean(1)) < 5 * standard_error + 1e-6)
+    np.testing.assert_allclose(result.std, reference.std(1), rtol=0.25, atol=1e-3)
+
+
+def test_samples_are_independent_between_copies_and_identical_examples():
+    model = head_dropout_model()
+    twins = np.repeat(X[:1], 2, axis=0)
+    samples = kerasbio.mc_predict(model, twins, samples=50, return_samples=True, verbose=0).samples
+    assert np.all(samples.std(axis=1) > 0)
+    assert not np.allclose(samples[0], samples[1])
+
+
+def test_statistics_follow_from_the_samples():
+    result = kerasbio.mc_predict(head_dropout_model(), X, samples=20, return_samples=True,
+                                 verbose=0)
+    np.testing.assert_allclose(result.mean, result.samples.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(result.entropy, predictive_entropy(result.samples.mean(1)))
+    np.testing.assert_allclose(result.mutual_information, mutual_information(result.samples))
+    assert np.all(result.mutual_information > 0)
+    assert np.all(result.mutual_information <= result.entropy + 1e-9)
+
+
+def test_no_sampling_inside_keeps_batchnorm_moving_statistics():
+    """With zero-variance noise, the MC mean equals `predict` (training=False) exactly."""
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4),
+                              keras.layers.BatchNormalization(), GaussianDropout(0.0),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.layers[1].moving_mean.assign(np.full(4, 0.7, "float32"))
+    result = kerasbio.mc_predict(model, X, samples=4, verbose=0)
+    np.testing.assert_allclose(result.mean, model.predict(X, verbose=0), rtol=1e-5, atol=1e-7)
+
+
+def test_chunks_bound_the_tiled_batch():
+    assert sample_chunks(7, 3) == [3, 3, 1]
+    assert sample_chunks(4, 100) == [4]
+    result = kerasbio.mc_predict(head_dropout_model(), X, samples=7, max_batch=3,
+                                 return_samples=True, verbose=0)
+    assert result.samples.shape == (len(X), 7, 3)
+    assert len({tuple(row) for row in result.samples[0].round(6)}) > 1
+
+
+def test_from_logits_averages_softmax_probabilities():
+    keras.utils.set_random_seed(6)
+    model = keras.Sequential([keras.Input((5,)), BernoulliDropout(0.3), keras.layers.Dense(3)])
+    result = kerasbio.mc_predict(model, X, samples=5, from_logits=True, return_samples=True,
+                                 verbose=0)
+    np.testing.assert_allclose(result.samples.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_model_without_stochastic_layers_warns_and_is_deterministic():
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+    with pytest.warns(UserWarning, match="no kerasbio stochastic layer"):
+        result = kerasbio.mc_predict(model, X, samples=4, verbose=0)
+    np.testing.assert_allclose(result.mean, model.predict(X, verbose=0))
+    assert np.all(result.std == 0) and np.allclose(result.mutual_information, 0)
+
+
+def test_mc_sampling_switches_predict_and_restores_even_when_the_body_raises():
+    model = head_dropout_model()
+    dropout = model.layers[2]
+    deterministic = model.predict(X, verbose=0)  # compiles predict with mc off
+    with kerasbio.mc_sampling(model):
+        assert dropout.mc is True
+        assert not np.allclose(model.predict(X, verbose=0), deterministic)
+    assert dropout.mc is False
+    np.testing.assert_array_equal(model.predict(X, verbose=0), deterministic)
+    with pytest.raises(RuntimeError):
+        with kerasbio.mc_sampling(model):
+            raise RuntimeError("body failed")
+    assert dropout.mc is False
+    dropout.mc = True
+    with kerasbio.mc_sampling(model, enabled=False):
+        assert dropout.mc is False
+    assert dropout.mc is True
+
+
+@pytest.mark.parametrize("kwargs,name", [({"samples": 0}, "samples"),
+                                         ({"max_batch": 0}, "max_batch")])
+def test_invalid_arguments_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        kerasbio.mc_predict(head_dropout_model(), X, verbose=0, **kwargs)
