@@ -114,11 +114,20 @@ def brier_score(y_true, probabilities):
     return float(np.mean(np.sum(np.square(probabilities - onehot), axis=-1)))
 
 
+def entropy(probabilities, axis=-1):
+    """`H[p] = -sum_c p_c log p_c` in nats (0 log 0 = 0), in `keras.ops` (works inside graphs)."""
+    safe = ops.where(probabilities > 0, probabilities, ops.ones_like(probabilities))
+    return -ops.sum(probabilities * ops.log(safe), axis=axis)
+
+
+def information_gain(samples, axis=1):
+    """`H[mean_t p_t] - mean_t H[p_t]` in `keras.ops`, the MC samples along `axis`."""
+    return entropy(ops.mean(samples, axis=axis)) - ops.mean(entropy(samples), axis=axis)
+
+
 def predictive_entropy(probabilities):
     """Entropy `H[p] = -sum_c p_c log p_c` over the last axis; of the MC mean: `H[mean_t p_t]`."""
-    probabilities = np.asarray(probabilities, dtype="float64")
-    logs = np.log(np.where(probabilities > 0, probabilities, 1.0))
-    return -np.sum(probabilities * logs, axis=-1)
+    return ops.convert_to_numpy(entropy(ops.convert_to_tensor(np.asarray(probabilities, "float64"))))
 
 
 def mutual_information(samples, axis=1):
@@ -128,8 +137,8 @@ def mutual_information(samples, axis=1):
         samples: Probabilities with the MC samples along `axis`, e.g. `(N, T, C)`.
         axis: The sample axis.
     """
-    samples = np.asarray(samples, dtype="float64")
-    return predictive_entropy(samples.mean(axis=axis)) - predictive_entropy(samples).mean(axis=axis)
+    samples = ops.convert_to_tensor(np.asarray(samples, dtype="float64"))
+    return ops.convert_to_numpy(information_gain(samples, axis=axis))
 
 
 def plot_calibration(curves, path=None, title="Calibration"):

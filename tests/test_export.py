@@ -1,0 +1,52 @@
+"""SavedModel export: the deterministic endpoint matches the model, the MC endpoint samples."""
+
+import numpy as np
+import pytest
+
+import keras
+import tensorflow as tf
+
+import kerasbio
+from kerasbio.export import mc_statistics
+from kerasbio.metrics import mutual_information, predictive_entropy
+
+
+def noisy_classifier():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(16, activation="relu"),
+        kerasbio.layers.BernoulliDropout(0.5), keras.layers.Dense(3, activation="softmax")])
+
+
+def test_export_serves_expectation_and_mc_statistics(tmp_path):
+    model = noisy_classifier()
+    x = np.random.default_rng(1).normal(size=(5, 6)).astype("float32")
+    kerasbio.export_saved_model(model, tmp_path / "served", samples=400, verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    np.testing.assert_allclose(served.serve(x).numpy(), model.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    exported = {key: value.numpy() for key, value in served.mc_predict(x).items()}
+    reference = kerasbio.mc_predict(model, x, samples=400, verbose=0)
+    standard_error = np.sqrt(exported["std"] ** 2 / 400 + reference.std ** 2 / 400)
+    assert np.all(np.abs(exported["mean"] - reference.mean) < 5 * standard_error + 1e-6)
+    assert np.all(exported["mutual_information"] > 0)
+    assert not np.allclose(exported["mean"], served.serve(x).numpy(), atol=1e-3)
+    assert "serving_default" in served.signatures
+    assert model.layers[1].mc is False
+
+
+def test_mc_statistics_match_the_numpy_definitions():
+    draws = np.random.default_rng(2).dirichlet(np.ones(4), size=(3, 7)).astype("float32")
+    stats = {key: keras.ops.convert_to_numpy(value) for key, value in mc_statistics(draws).items()}
+    np.testing.assert_allclose(stats["mean"], draws.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(stats["std"], draws.std(1), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(stats["entropy"], predictive_entropy(draws.mean(1)), rtol=1e-5)
+    np.testing.assert_allclose(stats["mutual_information"], mutual_information(draws), rtol=1e-4,
+                               atol=1e-6)
+
+
+def test_export_rejects_models_with_several_outputs(tmp_path):
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(2)(inputs)])
+    with pytest.raises(ValueError, match="one input and one output"):
+        kerasbio.export_saved_model(model, tmp_path / "served")
