@@ -1,0 +1,158 @@
+"""Correlation structure of Dutta's correlated noise (thesis ch. 2.3) and its two samplers.
+
+The correlation between units `u = (p, i)` and `v = (q, j)` (positions `p, q` on the
+`(h, w)` grid, feature maps `i, j`) is Eq. 2.14 with a unit diagonal,
+
+    f(u, v) = [a - b d(p, q)]^+ exp((k(i, j) - 1) / tau) + c,      f(u, u) = 1,
+
+`d` the Euclidean distance of the positions (Eq. 2.15), `k` the cosine similarity of the two
+maps' kernels (Eq. 2.16). Units are flattened channels-last, `u = p * maps + i` with
+`p = row * w + col`, matching `reshape` of a `(h, w, maps)` activation.
+
+Written as matrices, `Sigma = S kron T + c 11^T + (1 - a - c) I` with the spatial matrix
+`S[p, q] = [a - b d(p, q)]^+` (constant while training) and the tuning matrix
+`T[i, j] = exp((k(i, j) - 1) / tau)` (follows the kernel). `T` is always positive
+semidefinite: the Gram matrix `K` is, hence so are its Hadamard powers (Schur product
+theorem) and `exp∘(K / tau) = sum_n K^∘n / (tau^n n!)`. `S` need not be in 2-D.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+import tensorflow as tf
+
+TUNING_JITTER = 1e-6
+
+
+def grid_distances(height, width):
+    """`(h*w, h*w)` Euclidean distances between the grid positions (Eq. 2.15), row-major."""
+    rows, cols = np.mgrid[:height, :width]
+    positions = np.stack([rows.ravel(), cols.ravel()], axis=1).astype("float64")
+    return np.sqrt(((positions[:, None] - positions[None]) ** 2).sum(-1))
+
+
+def target_correlation(distance, similarity, a, b, c, tau):
+    """Eq. 2.14 off the diagonal: `[a - b d]^+ exp((k - 1) / tau) + c` (broadcasting)."""
+    return np.maximum(a - b * np.asarray(distance), 0.0) * np.exp(
+        (np.asarray(similarity) - 1.0) / tau) + c
+
+
+def spatial_matrix(height, width, a, b):
+    """`S[p, q] = [a - b d(p, q)]^+`, the spatial factor of Eq. 2.14 (float64 numpy)."""
+    return np.maximum(a - b * grid_distances(height, width), 0.0)
+
+
+def psd_factor(matrix, tolerance=0.0):
+    """Factor `L` with `L L^T` the nearest PSD matrix to `matrix`, truncated within `tolerance`.
+
+    Eigenvalue clipping, `V max(Lambda, 0) V^T`, is the nearest PSD matrix in Frobenius norm
+    (Higham 1988). The leading eigenvectors are kept until the dropped part's diagonal is at most
+    `tolerance` everywhere; the dropped part is PSD, so no entry moves by more than `tolerance`
+    (`|E_pq| <= sqrt(E_pp E_qq)`). `tolerance=0` keeps every positive eigenvalue.
+    """
+    values, vectors = np.linalg.eigh(matrix)
+    values, vectors = np.maximum(values[::-1], 0.0), vectors[:, ::-1]
+    positive = int(np.sum(values > values[0] * 1e-12))
+    dropped = np.cumsum((vectors ** 2 * values)[:, ::-1], axis=1)[:, ::-1].max(axis=0)
+    rank = min(positive, int(np.argmax(np.append(dropped, 0.0) <= tolerance)))
+    return vectors[:, :rank] * np.sqrt(values[:rank])
+
+
+def kernel_similarity(kernel):
+    """`(maps, maps)` cosine similarities of the flattened kernels (Eq. 2.16), float64."""
+    flat = ops.reshape(ops.cast(ops.stop_gradient(kernel), "float64"), (-1, ops.shape(kernel)[-1]))
+    unit = flat / (ops.sqrt(ops.sum(flat * flat, axis=0, keepdims=True)) + 1e-12)
+    return ops.matmul(ops.transpose(unit), unit)
+
+
+def tuning_matrix(kernel, tau):
+    """`T[i, j] = exp((k(i, j) - 1) / tau)`, the tuning factor of Eq. 2.14, float64."""
+    return ops.exp((kernel_similarity(kernel) - 1.0) / tau)
+
+
+def tuning_factor(kernel, tau):
+    """Cholesky factor of `T + jitter I` (float32). `T` is PSD, so no projection is needed."""
+    tuning = tuning_matrix(kernel, tau)
+    jitter = TUNING_JITTER * ops.eye(ops.shape(tuning)[0], dtype="float64")
+    return ops.cast(tf.linalg.cholesky(tuning + jitter), "float32")
+
+
+def structured_normal(spatial_factor, maps_factor, c, batch, seed):
+    """Unit-variance normal noise `(batch, h*w, maps)` with the separable correlation.
+
+    `x = (L_s Z L_t^T + sqrt(c) z0 + sqrt(r) * e) / sqrt(v)`, `Z ~ N(0, I)` of shape
+    `(rank_s, rank_t)`, one shared `z0 ~ N(0, 1)` and independent `e ~ N(0, I)` per example.
+    Its covariance is `L_s L_s^T kron L_t L_t^T + c 11^T + diag(r)`: exactly N(0, Sigma) for PSD
+    factors. `r = max(1 - c - diag(S) diag(T), 0)` puts the rest of each unit's unit variance on
+    the identity (`1 - a - c` for the exact factors); `v`, the resulting variance, is 1 unless the
+    projected factors have a diagonal above `1 - c`, and dividing by it keeps the diagonal 1.
+    """
+    spatial_factor = ops.convert_to_tensor(spatial_factor, "float32")
+    positions, spatial_rank = ops.shape(spatial_factor)
+    maps, maps_rank = ops.shape(maps_factor)
+    white = keras.random.normal((spatial_rank * batch, maps_rank), dtype="float32", seed=seed)
+    product = ops.matmul(white, ops.transpose(maps_factor))  # maps first: rank_s <= h*w rows
+    product = ops.matmul(spatial_factor, ops.reshape(product, (spatial_rank, batch * maps)))
+    product = ops.transpose(ops.reshape(product, (positions, batch, maps)), (1, 0, 2))
+    shared = keras.random.normal((batch, 1, 1), dtype="float32", seed=seed)
+    independent = keras.random.normal((batch, positions, maps), dtype="float32", seed=seed)
+    product_variance = ops.outer(ops.sum(spatial_factor ** 2, axis=1),
+                                 ops.sum(maps_factor ** 2, axis=1))
+    residual = ops.relu(1.0 - c - product_variance)
+    noise = product + np.sqrt(c) * shared + ops.sqrt(residual) * independent
+    return noise * ops.rsqrt(product_variance + c + residual)
+
+
+def full_correlation(spatial, tuning, a, c):
+    """The full `(n, n)` matrix of Eq. 2.14, `S kron T + c 11^T + (1 - a - c) I` (float64)."""
+    spatial = ops.convert_to_tensor(spatial, "float64")
+    n = ops.shape(spatial)[0] * ops.shape(tuning)[0]
+    product = ops.reshape(spatial[:, None, :, None] * tuning[None, :, None, :], (n, n))
+    return product + c + (1.0 - a - c) * ops.eye(n, dtype="float64")
+
+
+def nearest_correlation_factor(sigma):
+    """Factor of the full matrix, projected to PSD by eigenvalue clipping, with a unit diagonal.
+
+    The projection solves the thesis' Eq. 2.17 (nearest PSD matrix in Frobenius norm, done there
+    with CVXPY) in closed form; `D^-1/2 B D^-1/2` then restores the unit diagonal.
+    """
+    values, vectors = tf.linalg.eigh(sigma)
+    factor = vectors * ops.sqrt(ops.relu(values))[None, :]
+    diagonal = ops.sum(factor ** 2, axis=1, keepdims=True)
+    return ops.cast(factor / ops.sqrt(diagonal), "float32")
+
+
+def exact_normal(spatial, tuning, a, c, batch, seed):
+    """Reference sampler: `L e` with `L` the factor of the full projected matrix, `(batch, n)`."""
+    factor = nearest_correlation_factor(full_correlation(spatial, tuning, a, c))
+    white = keras.random.normal((batch, ops.shape(factor)[0]), dtype="float32", seed=seed)
+    return ops.matmul(white, ops.transpose(factor))
+
+
+def poisson_quantile(probability, rate):
+    """Smallest count `k` with `P(X <= k) >= probability` for `X ~ Poisson(rate)`, by bisection.
+
+    `P(X <= k) = Q(k + 1, rate)` (regularized upper incomplete gamma). The bracket starts at
+    `(-1, rate + 10 sqrt(rate) + 10]`, beyond which the tail is below float32 resolution.
+    """
+    low = -ops.ones_like(rate)
+    high = ops.ceil(rate + 10.0 * ops.sqrt(rate) + 10.0)
+    steps = ops.cast(ops.ceil(ops.log2(ops.max(high) + 2.0)), "int32")
+
+    def bisect(_, bracket):
+        low, high = bracket
+        middle = ops.floor((low + high) / 2.0)
+        below = tf.math.igammac(ops.maximum(middle, 0.0) + 1.0, rate) < probability
+        active = high - low > 1.0
+        return (ops.where(active & below, middle, low),
+                ops.where(active & ~below, middle, high))
+
+    _, high = ops.fori_loop(0, steps, bisect, (low, high))
+    return high
+
+
+def normal_cdf(x):
+    """Standard normal CDF, `(1 + erf(x / sqrt 2)) / 2`."""
+    return 0.5 * (1.0 + ops.erf(x / np.sqrt(2.0)))

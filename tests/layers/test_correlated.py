@@ -1,0 +1,219 @@
+"""CorrelatedNoise and its samplers against the target correlation of Dutta Eq. 2.14."""
+
+import numpy as np
+import pytest
+import scipy.stats
+
+import keras
+import tensorflow as tf
+
+from kerasbio.layers import CorrelatedNoise
+from kerasbio.layers import _correlation as corr
+
+HEIGHT, WIDTH, MAPS = 6, 6, 4
+SAMPLES = 20000
+A, B, C, TAU = 0.225, 0.0043, 0.09, 1.87
+
+
+def planted_kernel():
+    """A (1, 1, 3, 4) kernel: maps 0 and 1 identical (k = 1), 2 orthogonal, 3 opposite to 0."""
+    columns = np.array([[1.0, 0, 0], [2.0, 0, 0], [0, 1.0, 0], [-1.0, 0, 0.5]]).T
+    return columns.reshape(1, 1, 3, MAPS).astype("float32")
+
+
+def target_matrix(kernel, a=A, b=B, c=C):
+    similarity = keras.ops.convert_to_numpy(corr.kernel_similarity(kernel))
+    distance = corr.grid_distances(HEIGHT, WIDTH)
+    sigma = corr.target_correlation(distance[:, None, :, None], similarity[None, :, None, :],
+                                    a, b, c, TAU).reshape(HEIGHT * WIDTH * MAPS, -1)
+    np.fill_diagonal(sigma, 1.0)
+    return sigma
+
+
+def structured_covariance(spatial, kernel, c=C, tolerance=0.0):
+    """The covariance that `structured_normal` samples from, computed from its factors."""
+    spatial_factor = corr.psd_factor(spatial, tolerance)
+    maps_factor = keras.ops.convert_to_numpy(corr.tuning_factor(kernel, TAU)).astype("float64")
+    product = np.kron(spatial_factor @ spatial_factor.T, maps_factor @ maps_factor.T)
+    residual = np.maximum(1.0 - c - np.diag(product), 0.0)
+    covariance = product + c + np.diag(residual)
+    scale = 1.0 / np.sqrt(np.diag(covariance))
+    return covariance * np.outer(scale, scale)
+
+
+def exact_covariance(spatial, kernel, c=C, a=A):
+    factor = keras.ops.convert_to_numpy(corr.nearest_correlation_factor(
+        corr.full_correlation(spatial, corr.tuning_matrix(kernel, TAU), a, c))).astype("float64")
+    return factor @ factor.T
+
+
+def assert_correlation_close(samples, target):
+    """Empirical correlation within 5 standard errors, (1 - rho^2) / sqrt(n), of the target."""
+    empirical = np.corrcoef(samples, rowvar=False)
+    tolerance = 5 * (1 - target ** 2) / np.sqrt(len(samples)) + 1e-6
+    assert np.all(np.abs(empirical - target) <= tolerance), np.abs(empirical - target).max()
+
+
+def test_spatial_matrix_of_default_parameters_is_psd_on_a_small_grid():
+    assert np.linalg.eigvalsh(corr.spatial_matrix(HEIGHT, WIDTH, A, B)).min() > 0
+
+
+def test_structured_sampler_matches_the_target_correlation():
+    kernel = planted_kernel()
+    spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
+    samples = corr.structured_normal(corr.psd_factor(spatial).astype("float32"),
+                                     corr.tuning_factor(kernel, TAU), C, SAMPLES,
+                                     keras.random.SeedGenerator(1))
+    assert_correlation_close(keras.ops.convert_to_numpy(samples).reshape(SAMPLES, -1),
+                             target_matrix(kernel))
+
+
+def test_exact_sampler_matches_the_target_correlation():
+    kernel = planted_kernel()
+    spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
+    samples = corr.exact_normal(spatial, corr.tuning_matrix(kernel, TAU), A, C, SAMPLES,
+                                keras.random.SeedGenerator(2))
+    assert_correlation_close(keras.ops.convert_to_numpy(samples), target_matrix(kernel))
+
+
+def test_samplers_agree_where_the_factors_are_psd():
+    kernel = planted_kernel()
+    spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
+    np.testing.assert_allclose(structured_covariance(spatial, kernel),
+                               exact_covariance(spatial, kernel), atol=1e-4)
+    np.testing.assert_allclose(exact_covariance(spatial, kernel), target_matrix(kernel),
+                               atol=1e-4)
+
+
+def test_factor_projection_differs_little_from_the_full_projection():
+    """b = 0.1 makes S indefinite (lambda_min = -0.0078), while the full matrix stays PSD.
+
+    The full projection (the thesis' Eq. 2.17) then keeps Eq. 2.14 exactly; projecting S alone
+    changes the correlations by at most |lambda_min(S)| per entry (measured: 0.0016, Frobenius
+    0.034 over 144 units). Both results are valid correlation matrices.
+    """
+    kernel = planted_kernel()
+    spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, 0.1)
+    smallest_eigenvalue = np.linalg.eigvalsh(spatial).min()
+    assert smallest_eigenvalue < -1e-3
+    target = target_matrix(kernel, b=0.1)
+    structured, exact = structured_covariance(spatial, kernel), exact_covariance(spatial, kernel)
+    for covariance in (structured, exact):
+        np.testing.assert_allclose(np.diag(covariance), 1.0, atol=1e-5)
+        assert np.linalg.eigvalsh(covariance).min() > -1e-6
+    np.testing.assert_allclose(exact, target, atol=1e-5)
+    difference = np.abs(structured - exact).max()
+    assert 1e-4 < difference <= abs(smallest_eigenvalue)
+
+
+def test_truncated_spatial_factor_moves_no_correlation_by_more_than_the_tolerance():
+    kernel = planted_kernel()
+    spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
+    assert corr.psd_factor(spatial, 0.005).shape[1] < HEIGHT * WIDTH
+    truncated = structured_covariance(spatial, kernel, tolerance=0.005)
+    np.testing.assert_allclose(np.diag(truncated), 1.0, atol=1e-6)
+    error = np.abs(truncated - target_matrix(kernel)).max()
+    assert 1e-3 < error <= 0.005 + 1e-5
+
+
+def test_poisson_quantile_matches_scipy():
+    rates = np.array([0.0, 0.3, 1.0, 4.5, 20.0, 150.0], "float32")[:, None]
+    probabilities = np.array([1e-4, 0.1, 0.5, 0.9, 0.9999], "float32")[None, :]
+    rates_grid, probabilities_grid = np.broadcast_arrays(rates, probabilities)
+    quantiles = corr.poisson_quantile(probabilities_grid, rates_grid)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(quantiles),
+                                  scipy.stats.poisson.ppf(probabilities_grid, rates_grid))
+
+
+def identity_layer(distribution, **kwargs):
+    """CorrelatedNoise around a 1x1 convolution with the planted kernel, so `a = x @ kernel`."""
+    conv = keras.layers.Conv2D(MAPS, 1, use_bias=False)
+    layer = CorrelatedNoise(conv, distribution=distribution, mc=True, **kwargs)
+    layer.build((None, HEIGHT, WIDTH, 3))
+    conv.kernel.assign(planted_kernel())
+    return layer
+
+
+def test_poisson_copula_marginals_and_positive_correlation():
+    layer = identity_layer("poisson", seed=3)
+    x = np.tile(np.array([3.0, 1.0, 4.0], "float32"), (4000, HEIGHT, WIDTH, 1))
+    counts = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1)
+    rates = keras.ops.convert_to_numpy(layer.expectation(x[:1])).reshape(-1)
+    positive = rates > 0
+    standard_error = np.sqrt(rates[positive] / len(x))
+    assert np.all(np.abs(counts.mean(0)[positive] - rates[positive]) < 5 * standard_error)
+    variance_error = rates[positive] * np.sqrt(2.0 / len(x)) + np.sqrt(rates[positive] / len(x))
+    assert np.all(np.abs(counts.var(0)[positive] - rates[positive]) < 5 * variance_error)
+    assert np.all(counts[:, ~positive] == 0)
+    empirical = np.corrcoef(counts[:, positive], rowvar=False)
+    target = target_matrix(planted_kernel())[np.ix_(positive, positive)]
+    off_diagonal = ~np.eye(len(target), dtype=bool)
+    assert np.all(empirical[off_diagonal] > 0)
+    assert np.mean(empirical[off_diagonal]) < np.mean(target[off_diagonal])  # copula shrinks
+
+
+def test_fano_gaussian_noise_moments():
+    layer = identity_layer("gaussian", fano=0.5, seed=4)
+    x = np.tile(np.array([3.0, 1.0, 4.0], "float32"), (4000, HEIGHT, WIDTH, 1))
+    outputs = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1)
+    means = keras.ops.convert_to_numpy(layer.expectation(x[:1])).reshape(-1)
+    variances = 0.5 * np.maximum(means, 0) + 1e-6
+    assert np.all(np.abs(outputs.mean(0) - means) < 5 * np.sqrt(variances / len(x)))
+    assert np.all(np.abs(outputs.var(0) / variances - 1) < 5 * np.sqrt(2.0 / len(x)))
+
+
+def gradient_and_output(layer, x):
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = layer(x, training=True)
+    return tape.gradient(outputs, x).numpy(), outputs.numpy()
+
+
+def test_gaussian_gradient_is_the_reparameterization_gradient():
+    layer = identity_layer("gaussian", fano=2.0, seed=5)
+    layer.layer.kernel.assign(np.eye(3, MAPS).reshape(1, 1, 3, MAPS).astype("float32"))
+    x = np.random.default_rng(0).uniform(-1.0, 2.0, (2, HEIGHT, WIDTH, 3)).astype("float32")
+    gradient, outputs = gradient_and_output(layer, x)
+    scale = np.sqrt(2.0 * np.maximum(x, 0) + 1e-6)
+    normal = (outputs[..., :3] - x) / scale
+    expected = 1.0 + (x > 0) * 2.0 * normal / (2 * scale)
+    np.testing.assert_allclose(gradient, expected, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("gradient", ["straight_through", "gumbel_softmax"])
+def test_poisson_gradient(gradient):
+    layer = identity_layer("poisson", gradient=gradient, seed=6)
+    x = np.random.default_rng(1).uniform(-1.0, 3.0, (2, HEIGHT, WIDTH, 3)).astype("float32")
+    grad, counts = gradient_and_output(layer, x)
+    straight, straight_counts = gradient_and_output(identity_layer("poisson", seed=6), x)
+    np.testing.assert_array_equal(counts, straight_counts)  # same copula draw
+    kernel = planted_kernel()[0, 0]
+    rates = x @ kernel
+    np.testing.assert_allclose(straight, (rates > 0) @ kernel.T, rtol=1e-5, atol=1e-6)
+    assert np.all(np.isfinite(grad))
+    if gradient == "gumbel_softmax":
+        assert not np.allclose(grad, straight)
+
+
+def test_similarity_follows_the_kernel():
+    layer = identity_layer("gaussian", scale=1.0, seed=7)
+    x = np.ones((SAMPLES // 4, HEIGHT, WIDTH, 3), "float32")
+    before = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1, MAPS)
+    layer.layer.kernel.assign(np.eye(3, MAPS).reshape(1, 1, 3, MAPS).astype("float32"))
+    after = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1, MAPS)
+    expected_before = A + C  # maps 0 and 1 identical: k = 1, d = 0
+    expected_after = A * np.exp(-1 / TAU) + C  # orthogonal: k = 0
+    for noise, expected in ((before, expected_before), (after, expected_after)):
+        noise = noise - noise.mean(0)
+        observed = np.corrcoef(noise[:, 0, 0], noise[:, 0, 1])[0, 1]
+        assert abs(observed - expected) < 5 / np.sqrt(len(x))
+
+
+def test_layer_without_kernel_or_spatial_size_is_rejected():
+    with pytest.raises(ValueError, match="4-D kernel"):
+        CorrelatedNoise(keras.layers.Dense(3)).build((None, 5))
+    with pytest.raises(ValueError, match="fixed input size"):
+        CorrelatedNoise(keras.layers.Conv2D(3, 3)).build((None, None, None, 3))
+    with pytest.raises(ValueError, match="`layer`"):
+        CorrelatedNoise("conv")
