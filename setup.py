@@ -33,7 +33,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7.4", "statsmodels>=0.14"],
-        "rsa": ["rsatoolbox>=0.1.5"],
+        "rsa": ["rsatoolbox>=0.3"],
     },
     entry_points={"console_scripts": ["kerasbio=kerasbio.cli:main"]},
 )

@@ -9,7 +9,12 @@ import importlib
 from kerasbio.bench._timing import Row, format_rows
 
 BENCHMARKS = {
+    "correlated": "kerasbio.bench.correlated",
+    "memorization": "kerasbio.bench.memorization",
+    "mc": "kerasbio.bench.mc",
     "noise": "kerasbio.bench.noise",
+    "rdl": "kerasbio.bench.rdl",
+    "structured": "kerasbio.bench.structured",
 }
 
 

@@ -32,6 +32,18 @@ def median_ms(fn, repeats=10, warmup=2):
     return statistics.median(times)
 
 
+def random_batch(batch, shape, classes, seed=0):
+    """Uniform `(batch, *shape)` float32 inputs and integer labels below `classes`."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(size=(batch, *shape)).astype("float32"), rng.integers(0, classes, batch)
+
+
+def train_step(model, x, y, optimizer="adam", loss="sparse_categorical_crossentropy"):
+    """Compile `model`; return a zero-argument callable running one training step on `(x, y)`."""
+    model.compile(optimizer, loss)
+    return lambda: model.train_on_batch(x, y)
+
+
 def compare_alternately(kerasbio_fn, reference_fn, rounds=5, repeats=5):
     """Times two callables in alternating rounds (so machine noise hits both) -> (ms, ms)."""
     ours, theirs = [], []

@@ -11,13 +11,12 @@ against independent noise.
 """
 
 import keras
-import numpy as np
 from keras import ops
 
 import tensorflow as tf
 
 import kerasbio
-from kerasbio.bench._timing import Row, compare_alternately
+from kerasbio.bench._timing import Row, compare_alternately, random_batch, train_step
 from kerasbio.layers import _correlation as corr
 
 BATCH, SHAPE, CLASSES = 32, (32, 32, 3), 10
@@ -63,23 +62,15 @@ def conv(maps):
 
 
 def noisy_cnn(noisy_block, front=None):
-    """`[front conv] -> noisy block -> max-pool -> dense`, trained with Adam."""
+    """`[front conv] -> noisy block -> max-pool -> dense`."""
     layers = [keras.Input(SHAPE)] + ([front] if front else []) + noisy_block + [
         keras.layers.MaxPooling2D(4), keras.layers.Flatten(),
         keras.layers.Dense(CLASSES, activation="softmax")]
-    model = keras.Sequential(layers)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    return model
-
-
-def train_step(model, x, y):
-    return lambda: model.train_on_batch(x, y)
+    return keras.Sequential(layers)
 
 
 def run(quick=False):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(BATCH, *SHAPE)).astype("float32")
-    y = rng.integers(0, CLASSES, BATCH)
+    x, y = random_batch(BATCH, SHAPE, CLASSES)
     rounds = 2 if quick else 5
     ours = train_step(noisy_cnn([kerasbio.layers.CorrelatedNoise(conv(10))]), x, y)
     dutta = train_step(noisy_cnn([DuttaCorrelatedNoise(conv(10))]), x, y)

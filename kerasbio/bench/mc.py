@@ -11,8 +11,8 @@ import keras
 import numpy as np
 
 import kerasbio
-from kerasbio.bench._timing import Row, compare_alternately
-from kerasbio.bench.noise import train_step
+from kerasbio.bench._timing import Row, compare_alternately, train_step
+from kerasbio.bench.noise import small_cnn
 from kerasbio.layers import (
     BernoulliDropout,
     DropConnectConv2D,
@@ -61,15 +61,14 @@ def unit_dropout_rows(rounds):
             (lambda: GaussianDropout(0.5), lambda: keras.layers.GaussianDropout(0.5),
              "GaussianDropout step vs keras.layers.GaussianDropout")]:
         yield Row(f"mc: {label}", *compare_alternately(
-            train_step(ours, x, y), train_step(reference, x, y), rounds=rounds))
+            train_step(small_cnn(ours), x, y), train_step(small_cnn(reference), x, y),
+            rounds=rounds))
 
 
 def layer_step(layer, input_shape, x, y):
     """A zero-argument callable: one training step of Input -> layer -> Flatten -> Dense(10)."""
-    model = keras.Sequential([keras.Input(input_shape), layer, keras.layers.Flatten(),
-                              keras.layers.Dense(CLASSES, activation="softmax")])
-    model.compile("adam", "sparse_categorical_crossentropy")
-    return lambda: model.train_on_batch(x, y)
+    return train_step(keras.Sequential([keras.Input(input_shape), layer, keras.layers.Flatten(),
+                                        keras.layers.Dense(CLASSES, activation="softmax")]), x, y)
 
 
 def weight_noise_rows(rounds):

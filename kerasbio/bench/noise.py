@@ -1,10 +1,9 @@
 """`kerasbio bench noise`: training steps of a small CNN with kerasbio noise layers."""
 
 import keras
-import numpy as np
 
 import kerasbio
-from kerasbio.bench._timing import Row, compare_alternately
+from kerasbio.bench._timing import Row, compare_alternately, random_batch, train_step
 
 BATCH, SHAPE, CLASSES = 64, (28, 28, 1), 10
 
@@ -18,20 +17,11 @@ def small_cnn(make_noise):
         keras.layers.Flatten(), keras.layers.Dense(CLASSES, activation="softmax")])
 
 
-def train_step(make_noise, x, y):
-    """A zero-argument callable running one training step of `small_cnn(make_noise)`."""
-    model = small_cnn(make_noise)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    return lambda: model.train_on_batch(x, y)
-
-
 def run(quick=False):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(BATCH, *SHAPE)).astype("float32")
-    y = rng.integers(0, CLASSES, BATCH)
+    x, y = random_batch(BATCH, SHAPE, CLASSES)
     rounds = 2 if quick else 5
-    ours = train_step(lambda: kerasbio.layers.GaussianNoise(0.5), x, y)
-    reference = train_step(lambda: keras.layers.GaussianNoise(0.5), x, y)
+    ours = train_step(small_cnn(lambda: kerasbio.layers.GaussianNoise(0.5)), x, y)
+    reference = train_step(small_cnn(lambda: keras.layers.GaussianNoise(0.5)), x, y)
     yield Row("noise: GaussianNoise step vs keras.layers.GaussianNoise",
               *compare_alternately(ours, reference, rounds=rounds))
     for label, make_noise in [
@@ -40,4 +30,4 @@ def run(quick=False):
             ("PoissonNoise gumbel-softmax K=30",
              lambda: kerasbio.layers.PoissonNoise(gradient="gumbel_softmax", max_count=30))]:
         yield Row(f"noise: {label} step vs GaussianNoise",
-                  *compare_alternately(train_step(make_noise, x, y), ours, rounds=rounds))
+                  *compare_alternately(train_step(small_cnn(make_noise), x, y), ours, rounds=rounds))

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from kerasbio.bench._timing import Row, compare_alternately
+from kerasbio.bench._timing import Row, compare_alternately, random_batch, train_step
 from kerasbio.rsa import RDL, rdm
 
 BATCH, SHAPE, CLASSES = 100, (28, 28, 1), 10
@@ -22,19 +22,13 @@ def mnist_cnn(name):
         keras.layers.Dropout(0.5), keras.layers.Dense(CLASSES, name="out")], name=name)
 
 
-def train_step(model, x, y):
-    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return lambda: model.train_on_batch(x, y)
-
-
 def training_rows(rounds):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(BATCH, *SHAPE)).astype("float32")
-    y = rng.integers(0, CLASSES, BATCH)
+    x, y = random_batch(BATCH, SHAPE, CLASSES)
     teacher = mnist_cnn("teacher")
+    logits_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     rdl_step = train_step(RDL(mnist_cnn("student"), teacher, layers={n: n for n in RDL_LAYERS},
-                              pair_fraction=0.05, seed=0), x, y)
-    student_step = train_step(mnist_cnn("student"), x, y)
+                              pair_fraction=0.05, seed=0), x, y, "sgd", logits_loss)
+    student_step = train_step(mnist_cnn("student"), x, y, "sgd", logits_loss)
 
     def student_step_and_teacher_forward():
         student_step()

@@ -5,10 +5,9 @@ step against the same network with `SpatialDropout2D`.
 """
 
 import keras
-import numpy as np
 
 import kerasbio
-from kerasbio.bench._timing import Row, compare_alternately
+from kerasbio.bench._timing import Row, compare_alternately, random_batch, train_step
 
 BATCH, SHAPE, CLASSES, BLOCK = 64, (32, 32, 3), 10, 5
 
@@ -33,21 +32,12 @@ def cifar_cnn(with_dropout):
     return keras.Sequential(layers)
 
 
-def train_step(with_dropout, x, y):
-    """A zero-argument callable running one training step of `cifar_cnn(with_dropout)`."""
-    model = cifar_cnn(with_dropout)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    return lambda: model.train_on_batch(x, y)
-
-
 def run(quick=False):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(BATCH, *SHAPE)).astype("float32")
-    y = rng.integers(0, CLASSES, BATCH)
+    x, y = random_batch(BATCH, SHAPE, CLASSES)
     rounds = 2 if quick else 5
     layers = kerasbio.layers
-    spatial = train_step(after(lambda: layers.SpatialDropout2D(0.1)), x, y)
-    reference = train_step(after(lambda: keras.layers.SpatialDropout2D(0.1)), x, y)
+    spatial = train_step(cifar_cnn(after(lambda: layers.SpatialDropout2D(0.1))), x, y)
+    reference = train_step(cifar_cnn(after(lambda: keras.layers.SpatialDropout2D(0.1))), x, y)
     yield Row("structured: SpatialDropout2D vs keras SpatialDropout2D",
               *compare_alternately(spatial, reference, rounds=rounds))
     for label, with_dropout in [
@@ -60,4 +50,5 @@ def run(quick=False):
             ("CorrDrop random",
              wrapping(lambda conv: layers.CorrDrop(conv, 0.1, BLOCK, selection="random")))]:
         yield Row(f"structured: {label} vs SpatialDropout2D",
-                  *compare_alternately(train_step(with_dropout, x, y), spatial, rounds=rounds))
+                  *compare_alternately(train_step(cifar_cnn(with_dropout), x, y), spatial,
+                                       rounds=rounds))
