@@ -6,12 +6,14 @@ import sys
 
 def build_parser():
     import kerasbio
+    from kerasbio.bench import BENCHMARKS
 
     parser = argparse.ArgumentParser(prog="kerasbio", description=kerasbio.__doc__)
     parser.add_argument("--version", action="version", version=f"kerasbio {kerasbio.__version__}")
     commands = parser.add_subparsers(dest="command")
     bench = commands.add_parser("bench", help="time kerasbio against reference implementations")
-    bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    bench.add_argument("names", nargs="*", choices=sorted(BENCHMARKS), metavar="NAME",
+                       help=f"benchmarks to run (default: all): {', '.join(sorted(BENCHMARKS))}")
     bench.add_argument("--quick", action="store_true", help="fewer repeats")
     return parser
 
