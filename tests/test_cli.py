@@ -18,3 +18,8 @@ def test_unknown_benchmark_is_a_usage_error_listing_the_choices(capsys):
         cli.main(["bench", "nope"])
     assert exit_info.value.code == 2
     assert "noise" in capsys.readouterr().err
+
+
+def test_bench_without_names_selects_every_benchmark():
+    args = cli.build_parser().parse_args(["bench"])
+    assert args.names == []
