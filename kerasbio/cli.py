@@ -1,37 +1,44 @@
-"""`kerasbio` console entry point: `kerasbio --version`, `kerasbio bench [NAME ...]`."""
+"""`kerasbio` console entry point: a registry of sub-commands.
+
+`COMMANDS` maps a sub-command to `("module:configure_function", "one-line help")`. The configure
+function adds the sub-command's arguments and sets `handler` (a function of the parsed arguments
+returning the exit code) with `parser.set_defaults`. Configure functions import nothing heavy, so
+`kerasbio --version` and `--help` answer without loading TensorFlow; TF's C++ logging is quiet
+unless `TF_CPP_MIN_LOG_LEVEL` is set.
+"""
 
 import argparse
+import importlib
+import os
 import sys
+
+import kerasbio
+
+COMMANDS = {
+    "bench": ("kerasbio.bench.command:configure",
+              "time kerasbio against reference implementations (ratios)"),
+}
 
 
 def build_parser():
-    import kerasbio
-    from kerasbio.bench import BENCHMARKS
-
-    parser = argparse.ArgumentParser(prog="kerasbio", description=kerasbio.__doc__)
+    parser = argparse.ArgumentParser(prog="kerasbio", description=kerasbio.__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kerasbio {kerasbio.__version__}")
-    commands = parser.add_subparsers(dest="command")
-    bench = commands.add_parser("bench", help="time kerasbio against reference implementations")
-    bench.add_argument("names", nargs="*", metavar="NAME",
-                       help=f"benchmarks to run (default: all): {', '.join(sorted(BENCHMARKS))}")
-    bench.add_argument("--quick", action="store_true", help="fewer repeats")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (target, help_text) in COMMANDS.items():
+        module, function = target.split(":")
+        configure = getattr(importlib.import_module(module), function)
+        configure(commands.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "bench":
-        from kerasbio import bench
-
-        unknown = sorted(set(args.names) - set(bench.BENCHMARKS))
-        if unknown:
-            parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(sorted(bench.BENCHMARKS))}")
-        bench.run(args.names, quick=args.quick)
+    if args.command is None:
+        parser.print_help()
         return 0
-    parser.print_help()
-    return 0
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from keras import ops
 
 import tensorflow as tf
 
-from kerasbio.layers._stochastic import validate_range
+from kerasbio._core.validation import validate_range
 from kerasbio.mc import mc_sampling, sampling_model
 from kerasbio.metrics import entropy, information_gain
 

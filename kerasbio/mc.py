@@ -15,7 +15,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbio.layers._stochastic import validate_range
+from kerasbio._core import keras_internals
+from kerasbio._core.keras_internals import flatten_layers, reset_compiled_functions
+from kerasbio._core.validation import validate_range
 from kerasbio.metrics import mutual_information, predictive_entropy
 
 DEFAULT_MAX_BATCH = 1024
@@ -47,15 +49,7 @@ def is_sampling_layer(layer):
 
 def sampling_layers(model):
     """Every layer of `model` (nested models and wrapped layers included) that can sample."""
-    return [layer for layer in model._flatten_layers(include_self=True) if is_sampling_layer(layer)]
-
-
-def reset_compiled_functions(model):
-    """Drop cached `fit`/`evaluate`/`predict` graphs, which froze the `mc` flags they saw."""
-    for layer in model._flatten_layers(include_self=True):
-        for attribute in ("train_function", "test_function", "predict_function"):
-            if getattr(layer, attribute, None) is not None:
-                setattr(layer, attribute, None)
+    return [layer for layer in flatten_layers(model) if is_sampling_layer(layer)]
 
 
 @contextlib.contextmanager
@@ -121,8 +115,7 @@ def deterministic_prefix_end(model):
     for subclassed models, when the first stochastic node has several inputs, or when a later
     branch also reads an earlier tensor (e.g. a skip connection around the split).
     """
-    graph = getattr(model, "_functional", None) or model
-    nodes_by_depth = getattr(graph, "_nodes_by_depth", None)
+    graph, nodes_by_depth = keras_internals.nodes_by_depth(model)
     if nodes_by_depth is None:
         return None
     for depth in sorted(nodes_by_depth, reverse=True):
@@ -207,7 +200,7 @@ def mc_predict(model, x, samples=10, batch_size=None, return_samples=False,
     if len(model.outputs) != 1:
         raise ValueError("mc_predict supports models with one output; this model has "
                          f"{len(model.outputs)}. Build a model for the output you need.")
-    if not any(is_sampling_layer(layer) for layer in model._flatten_layers(include_self=False)):
+    if not any(is_sampling_layer(layer) for layer in flatten_layers(model, include_self=False)):
         warnings.warn(f"Model '{model.name}' has no kerasbio stochastic layer: mc_predict "
                       "returns its deterministic output.", stacklevel=2)
         output = model.predict(x, batch_size=batch_size, verbose=verbose)

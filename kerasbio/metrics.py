@@ -14,7 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbio.layers._stochastic import validate_choice, validate_range
+from kerasbio._core.plotting import new_figure, save_png
+from kerasbio._core.validation import validate_choice, validate_range
 
 KINDS = ("top_label", "all_classes")
 
@@ -146,13 +147,9 @@ def plot_calibration(curves, path=None, title="Calibration"):
 
     Returns the matplotlib `Figure` (Agg canvas); saves a PNG when `path` is given.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     if isinstance(curves, CalibrationCurve):
         curves = {"model": curves}
-    figure = Figure(figsize=(4.5, 4.5))
-    FigureCanvasAgg(figure)
+    figure = new_figure((4.5, 4.5))
     axes = figure.add_subplot()
     axes.plot([0, 1], [0, 1], "k--", linewidth=1, label="ideal")
     for label, curve in curves.items():
@@ -161,10 +158,7 @@ def plot_calibration(curves, path=None, title="Calibration"):
     axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted probability",
              ylabel="observed frequency", title=title)
     axes.legend(loc="upper left", fontsize="small")
-    figure.tight_layout()
-    if path is not None:
-        figure.savefig(path, dpi=120)
-    return figure
+    return save_png(figure, path)
 
 
 class BinnedCalibrationMetric(keras.metrics.Metric):

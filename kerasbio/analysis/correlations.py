@@ -11,7 +11,8 @@ import numpy as np
 import scipy.sparse
 from tqdm.auto import tqdm
 
-from kerasbio.layers import _correlation as corr
+from kerasbio._core.plotting import new_figure, save_png
+from kerasbio.layers import correlation_structure as corr
 
 
 def unit_correlations(model, layer, images, pool, samples=100, batch_size=64, min_fraction=0.0,
@@ -106,7 +107,7 @@ def smooth_correlation(sigma, layer, bandwidth=(1.0, 0.1), grid_size=41, distanc
     kernel = _kernel(layer)
     maps = kernel.shape[-1]
     height, width = _output_size(layer)
-    similarity = keras.ops.convert_to_numpy(corr.kernel_similarity(kernel))
+    similarity = keras.ops.convert_to_numpy(corr.kernel_similarity(kernel, "float64"))
     observed_d, group_sums, group_counts = _pool_by_distance(sigma, height, width, maps)
     points_d = np.repeat(observed_d, maps * maps)
     points_k = np.tile(similarity.ravel(), len(observed_d))
@@ -146,21 +147,15 @@ def target_unit_correlations(layer, a=0.225, b=0.0043, c=0.09, tau=1.87):
 
 def plot_smoothed_correlation(result, path, title=None):
     """Contour plot of `g(d, k)` (as the thesis' Figs. 3.2-3.7), saved as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(5, 4))
+    figure = new_figure((5, 4))
+    axes = figure.add_subplot()
     contour = axes.contourf(result.distances, result.similarities, result.values.T, levels=20)
     figure.colorbar(contour, ax=axes, label="correlation")
     axes.set_xlabel("distance between units d")
     axes.set_ylabel("kernel similarity k")
     if title:
         axes.set_title(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return save_png(figure, path)
 
 
 def _pool_by_distance(sigma, height, width, maps):

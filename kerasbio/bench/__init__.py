@@ -18,18 +18,22 @@ BENCHMARKS = {
 }
 
 
-def run(names=None, quick=False, echo=print):
-    """Run the named benchmarks (all when `names` is empty) and echo one line per row."""
+def run(names=None, quick=False, echo=print, progress=None):
+    """Run the named benchmarks (all when `names` is empty); echo the aligned table at the end.
+
+    `progress`, if given, is called with each row as soon as it is measured.
+    """
     names = list(names or BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         raise ValueError(f"Unknown benchmark(s) {unknown}. Available: {sorted(BENCHMARKS)}")
     rows = []
-    echo(format_rows([]))
     for name in names:
         for row in importlib.import_module(BENCHMARKS[name]).run(quick=quick):
             rows.append(row)
-            echo(format_rows([row], header=False))
+            if progress is not None:
+                progress(row)
+    echo(format_rows(rows))
     return rows
 
 

@@ -53,8 +53,10 @@ def compare_alternately(kerasbio_fn, reference_fn, rounds=5, repeats=5):
     return float(np.median(ours)), float(np.median(theirs))
 
 
-def format_rows(rows, header=True):
-    lines = [f"{'name':<58} {'kerasbio_ms':>12} {'reference_ms':>13} {'ratio':>7}"] if header else []
-    lines += [f"{r.name:<58} {r.kerasbio_ms:>12.2f} {r.reference_ms:>13.2f} {r.ratio:>7.2f}"
+def format_rows(rows):
+    """The rows as an aligned table, `name  kerasbio_ms  reference_ms  ratio`, with a header."""
+    width = max([len("name"), *(len(row.name) for row in rows)])
+    lines = [f"{'name':<{width}}  {'kerasbio_ms':>11}  {'reference_ms':>12}  {'ratio':>6}"]
+    lines += [f"{r.name:<{width}}  {r.kerasbio_ms:>11.2f}  {r.reference_ms:>12.2f}  {r.ratio:>6.2f}"
               for r in rows]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 import kerasbio
 from kerasbio.bench._timing import Row, compare_alternately, random_batch, train_step
-from kerasbio.layers import _correlation as corr
+from kerasbio.layers import correlation_structure as corr
 
 BATCH, SHAPE, CLASSES = 32, (32, 32, 3), 10
 

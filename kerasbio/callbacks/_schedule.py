@@ -2,6 +2,8 @@
 
 import keras
 
+from kerasbio._core.keras_internals import find_layer, flatten_layers
+
 
 class VariableSchedule(keras.callbacks.Callback):
     """Assigns `value(t)` to the `attribute` variable of target layers before each epoch or step.
@@ -35,21 +37,14 @@ class VariableSchedule(keras.callbacks.Callback):
     def targets(self):
         """The layers whose `attribute` this schedule sets."""
         if self.layers is None:
-            found = [layer for layer in self.model._flatten_layers(include_self=True)
+            found = [layer for layer in flatten_layers(self.model)
                      if isinstance(getattr(layer, self.attribute, None), keras.Variable)]
         else:
-            found = [self._find(layer) for layer in self.layers]
+            found = [layer if not isinstance(layer, str) else find_layer(self.model, layer)
+                     for layer in self.layers]
         if not found:
             raise ValueError(f"No layer of the model has a variable `{self.attribute}` to schedule.")
         return found
-
-    def _find(self, layer):
-        if not isinstance(layer, str):
-            return layer
-        for candidate in self.model._flatten_layers(include_self=True):
-            if candidate.name == layer:
-                return candidate
-        raise ValueError(f"The model has no layer named {layer!r}.")
 
     def _assign(self, t):
         self.current = float(self.value(t))

@@ -3,7 +3,7 @@
 import math
 
 from kerasbio.callbacks._schedule import VariableSchedule
-from kerasbio.layers._stochastic import validate_range
+from kerasbio._core.validation import validate_range
 
 
 def _validate_epochs(epochs):

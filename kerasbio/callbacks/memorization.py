@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasbio.layers._stochastic import validate_range
+from kerasbio._core.validation import validate_range
 
 
 class MemorizationMonitor(keras.callbacks.Callback):

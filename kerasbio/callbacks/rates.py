@@ -1,7 +1,7 @@
 """Drop-rate schedules for the layers with a `rate` variable (structured dropout)."""
 
 from kerasbio.callbacks._schedule import VariableSchedule
-from kerasbio.layers._stochastic import validate_range
+from kerasbio._core.validation import validate_range
 from kerasbio.layers.structured import current_rate
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import ndimage
 
-from kerasbio.layers._stochastic import validate_choice
+from kerasbio._core.validation import validate_choice
 
 SEVERITIES = {
     "gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),  # noise std

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from kerasbio.layers._stochastic import validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_range
 
 TFDS_NAMES = ("mnist", "cifar10", "cifar100")
 CORRUPTED_PREFIX = "cifar10_corrupted/"

@@ -8,7 +8,7 @@ new array with the input's shape and dtype.
 
 import numpy as np
 
-from kerasbio.layers._stochastic import validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_range
 
 # Luminance weights of skimage's rgb2gray (ITU-R BT.709), which Geirhos et al. use.
 LUMINANCE = np.array([0.2125, 0.7154, 0.0721])

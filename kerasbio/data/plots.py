@@ -1,8 +1,8 @@
 """One figure showing an image under every manipulation and corruption of `kerasbio.data`."""
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from kerasbio._core.plotting import DPI, new_figure
 from kerasbio.data.corruptions import SEVERITIES, corrupt
 from kerasbio.data.manipulations import (
     OCCLUSIONS,
@@ -54,7 +54,7 @@ def manipulation_grid(image, path=None, seed=0, cell_inches=1.1):
     """
     rows = manipulation_rows(image, seed)
     n_cols = max(len(cells) for _, cells in rows)
-    figure = Figure(figsize=(cell_inches * n_cols + 1.2, cell_inches * len(rows)))
+    figure = new_figure((cell_inches * n_cols + 1.2, cell_inches * len(rows)))
     axes = figure.subplots(len(rows), n_cols, squeeze=False)
     for row, (name, cells) in zip(axes, rows):
         for column, axis in enumerate(row):
@@ -70,7 +70,7 @@ def manipulation_grid(image, path=None, seed=0, cell_inches=1.1):
     figure.suptitle("Image manipulations (rows) at increasing levels (columns)", fontsize=9)
     figure.tight_layout(rect=(0, 0, 1, 0.98))
     if path is not None:
-        figure.savefig(path, dpi=120)
+        figure.savefig(path, dpi=DPI)
     return figure
 
 

@@ -9,7 +9,7 @@ All functions take NumPy arrays and a seed, and return new arrays.
 import numpy as np
 
 from kerasbio.data.datasets import channel_statistics
-from kerasbio.layers._stochastic import validate_range
+from kerasbio._core.validation import validate_range
 
 
 def randomize_labels(y, fraction=1.0, seed=None, n_classes=None):

@@ -1,13 +1,14 @@
 """Correlated Gaussian and Poisson noise on a convolutional layer's units (Dutta 2019, ch. 2).
 
-The correlation structure and the samplers live in `kerasbio.layers._correlation`.
+The correlation structure and the samplers live in `kerasbio.layers.correlation_structure`.
 """
 
 import keras
 from keras import ops
 
-from kerasbio.layers import _correlation as corr
-from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
+from kerasbio.layers import correlation_structure as corr
+from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio.layers._stochastic import StochasticLayer
 from kerasbio.layers.noise import relaxed_poisson_counts
 
 
@@ -30,7 +31,7 @@ class CorrelatedNoise(StochasticLayer):
     `method="structured"` (default) never builds the `(hwk)^2` matrix. `Sigma = S kron T + c 11^T
     + (1 - a - c) I` with `S[p, q] = [a - b d]^+` and `T[i, j] = exp((k - 1) / tau)`, sampled as
     `L_s Z L_t^T` plus one shared and one independent normal term (two matrix products per
-    batch; see `_correlation.structured_normal`). `T` is positive semidefinite by construction.
+    batch; see `correlation_structure.structured_normal`). `T` is positive semidefinite by construction.
     `S` need not be in 2-D: it is replaced by its nearest PSD matrix (eigenvalue clipping of the
     `(hw, hw)` matrix, once at build: 0.5 s at 32x32, about a minute at 64x64). The thesis
     instead projects the whole `(hwk)^2` matrix (Eq. 2.17, CVXPY). Both agree when `S` is PSD

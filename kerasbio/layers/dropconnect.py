@@ -14,7 +14,8 @@ i.e. `sigma_p^2 = 1 / (2 N c)` (the thesis' `lambda` is `2 N c`).
 import keras
 from keras import ops
 
-from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio.layers._stochastic import StochasticLayer
 from kerasbio.layers.variational import dropout_variance
 
 NOISES = ("bernoulli", "gaussian")

@@ -13,7 +13,8 @@ from keras import ops
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio.layers._stochastic import StochasticLayer
 
 DEFAULT_MAX_COUNT = 30
 

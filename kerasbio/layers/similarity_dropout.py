@@ -9,7 +9,9 @@ follows the kernel as it trains.
 import keras
 from keras import ops
 
-from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio.layers._stochastic import StochasticLayer
+from kerasbio.layers.correlation_structure import kernel_similarity
 from kerasbio.layers.structured import (
     add_rate_variable,
     channels_last_shape,
@@ -18,16 +20,6 @@ from kerasbio.layers.structured import (
     from_channels_last,
     validate_block_size,
 )
-
-
-def kernel_similarity(kernel):
-    """`K_ij = w_i . w_j / (|w_i| |w_j|)` over the flattened kernels of the maps (Eq. 2.16).
-
-    `kernel` has the output maps on its last axis; the result is (maps, maps), in float32.
-    """
-    flat = ops.reshape(ops.cast(kernel, "float32"), (-1, ops.shape(kernel)[-1]))
-    unit = flat / ops.sqrt(ops.sum(flat * flat, axis=0, keepdims=True) + 1e-12)
-    return ops.matmul(ops.transpose(unit), unit)
 
 
 def top_scores_mask(scores, count):

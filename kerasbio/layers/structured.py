@@ -9,7 +9,8 @@ training without retracing the train function.
 import keras
 from keras import ops
 
-from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio.layers._stochastic import StochasticLayer
 
 
 def add_rate_variable(layer, rate):

@@ -9,7 +9,8 @@ into MC dropout at test time (Eq. 3.3).
 import keras
 from keras import ops
 
-from kerasbio.layers._stochastic import StochasticLayer, validate_range
+from kerasbio._core.validation import validate_range
+from kerasbio.layers._stochastic import StochasticLayer
 
 
 def dropout_variance(rate):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbio.layers._stochastic import validate_range
+from kerasbio._core.validation import validate_range
 from kerasbio.rsa.rdl import feature_model
 
 

@@ -8,7 +8,7 @@ correction in the denominator) and cosine similarity.
 import numpy as np
 import scipy.stats
 
-from kerasbio.layers._stochastic import validate_choice
+from kerasbio._core.validation import validate_choice
 from kerasbio.rsa.rdm import upper_triangle
 
 METHODS = ("pearson", "spearman", "kendall_tau_a", "rho_a", "cosine")

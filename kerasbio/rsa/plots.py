@@ -1,12 +1,13 @@
 """Figures for RSA: an RDM heatmap with class blocks, and an MDS map of models' RDMs.
 
-New figures are plain `matplotlib.figure.Figure`s (rendered by Agg when saved), so no pyplot
-backend is needed or changed; pass `ax` to draw into an existing figure.
+New figures come from `kerasbio._core.plotting` (no pyplot backend is needed or changed); pass
+`ax` to draw into an existing figure.
 """
 
 import numpy as np
 from keras import ops
-from matplotlib.figure import Figure
+
+from kerasbio._core.plotting import axes_or_new, save_png
 
 
 def _class_boundaries(labels):
@@ -32,8 +33,7 @@ def plot_rdm(rdm, labels=None, title=None, ax=None, path=None, cmap="viridis"):
         The matplotlib `Axes`.
     """
     rdm = np.asarray(ops.convert_to_numpy(rdm))
-    if ax is None:
-        ax = Figure(figsize=(5, 4.3)).subplots()
+    ax = axes_or_new(ax, figsize=(5, 4.3))
     image = ax.imshow(rdm, cmap=cmap, interpolation="nearest")
     ax.figure.colorbar(image, ax=ax, label="dissimilarity")
     ax.set_xlabel("input")
@@ -49,7 +49,7 @@ def plot_rdm(rdm, labels=None, title=None, ax=None, path=None, cmap="viridis"):
         ax.set_ylabel("input (by class)")
     if title:
         ax.set_title(title)
-    _save(ax, path)
+    save_png(ax.figure, path)
     return ax
 
 
@@ -66,8 +66,7 @@ def plot_mds(points, names, groups=None, title=None, ax=None, path=None):
         The matplotlib `Axes`.
     """
     points = np.asarray(points)
-    if ax is None:
-        ax = Figure(figsize=(5.5, 4.5)).subplots()
+    ax = axes_or_new(ax, figsize=(5.5, 4.5))
     groups = list(names) if groups is None else list(groups)
     for group in dict.fromkeys(groups):
         members = [i for i, g in enumerate(groups) if g == group]
@@ -80,11 +79,6 @@ def plot_mds(points, names, groups=None, title=None, ax=None, path=None):
         ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    _save(ax, path)
+    save_png(ax.figure, path)
     return ax
 
-
-def _save(ax, path):
-    if path is not None:
-        ax.figure.tight_layout()
-        ax.figure.savefig(path, dpi=120)

@@ -11,7 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbio.layers._stochastic import ReplicaSeedGenerator, validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.seeds import ReplicaSeedGenerator
 from kerasbio.rsa.rdm import METRICS, rdm
 
 TARGET_INPUT_KEYS = ("x", "index")

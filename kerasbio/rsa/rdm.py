@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbio.layers._stochastic import validate_choice
+from kerasbio._core.validation import validate_choice
 
 METRICS = ("euclidean", "sqeuclidean", "mse", "correlation", "cosine")
 

@@ -6,7 +6,7 @@ import pytest
 import keras
 
 from kerasbio import analysis
-from kerasbio.layers import _correlation as corr
+from kerasbio.layers import correlation_structure as corr
 
 SIZE, MAPS = 4, 3
 PLANTED = {"a": 0.6, "b": 0.15, "c": 0.1, "tau": 1.0}

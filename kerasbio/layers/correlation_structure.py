@@ -59,16 +59,21 @@ def psd_factor(matrix, tolerance=0.0):
     return vectors[:, :rank] * np.sqrt(values[:rank])
 
 
-def kernel_similarity(kernel):
-    """`(maps, maps)` cosine similarities of the flattened kernels (Eq. 2.16), float64."""
-    flat = ops.reshape(ops.cast(ops.stop_gradient(kernel), "float64"), (-1, ops.shape(kernel)[-1]))
-    unit = flat / (ops.sqrt(ops.sum(flat * flat, axis=0, keepdims=True)) + 1e-12)
+def kernel_similarity(kernel, dtype="float32"):
+    """`K_ij = w_i . w_j / (|w_i| |w_j|)` over the flattened kernels of the maps (Eq. 2.16).
+
+    `kernel` has the output maps on its last axis; the result is `(maps, maps)` in `dtype`
+    (float64 where a Cholesky factor follows). No gradient flows into the kernel; a zero kernel
+    has similarity 0 with every map (`sqrt(|w|^2 + eps)` keeps the division finite).
+    """
+    flat = ops.reshape(ops.cast(ops.stop_gradient(kernel), dtype), (-1, ops.shape(kernel)[-1]))
+    unit = flat / ops.sqrt(ops.sum(flat * flat, axis=0, keepdims=True) + 1e-12)
     return ops.matmul(ops.transpose(unit), unit)
 
 
 def tuning_matrix(kernel, tau):
     """`T[i, j] = exp((k(i, j) - 1) / tau)`, the tuning factor of Eq. 2.14, float64."""
-    return ops.exp((kernel_similarity(kernel) - 1.0) / tau)
+    return ops.exp((kernel_similarity(kernel, "float64") - 1.0) / tau)
 
 
 def tuning_factor(kernel, tau):
