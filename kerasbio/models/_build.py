@@ -57,6 +57,15 @@ def validate_width(width):
     return float(width)
 
 
+def validate_momentum(momentum):
+    if (not isinstance(momentum, numbers.Real) or isinstance(momentum, bool)
+            or not 0 <= momentum < 1):
+        raise ValueError(
+            "Invalid value received for argument `batch_norm_momentum`. Expected a float "
+            f"between 0 and 1 (1 excluded). Received: batch_norm_momentum={momentum!r}")
+    return float(momentum)
+
+
 def noise_hook(noise):
     """A function `name -> fresh layer` from the `noise` argument, or None (no noise).
 
@@ -135,10 +144,11 @@ def fit_padding(x, window, padding):
 class Builder:
     """Builds the hidden layers of one network with its activation, noise hook and width."""
 
-    def __init__(self, activation, noise, width):
+    def __init__(self, activation, noise, width, batch_norm_momentum=0.99):
         self.activation = validate_activation(activation)
         self.make_noise = noise_hook(noise)
         self.width = validate_width(width)
+        self.momentum = validate_momentum(batch_norm_momentum)
 
     def units(self, count):
         """A hidden layer's channel or unit count scaled by `width` (rounded, at least 1)."""
@@ -151,7 +161,7 @@ class Builder:
         The `noise` hook's layer follows the activation (Tsvetkov et al. 2020, Methods).
         """
         if batch_norm:
-            x = keras.layers.BatchNormalization(name=f"bn_{name}")(x)
+            x = keras.layers.BatchNormalization(momentum=self.momentum, name=f"bn_{name}")(x)
         if pre_activation is not None:
             x = pre_activation(x)
         x = keras.layers.Activation(self.activation, name=f"act_{name}")(x)

@@ -49,7 +49,8 @@ def all_cnn_c(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=
     return keras.Model(inputs, class_map_readout(x), name="all_cnn_c")
 
 
-def vgg11(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None, width=1.0):
+def vgg11(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None, width=1.0,
+          batch_norm_momentum=0.99):
     """VGG-11 for CIFAR-10: Dutta (2019), Table 3.1 (Simonyan & Zisserman 2015, config A).
 
     conv1 64 -> pool1 -> conv2 128 -> pool2 -> conv3 256 -> conv4 256 -> pool3 -> conv5 512 ->
@@ -61,12 +62,13 @@ def vgg11(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None
 
     Args:
         input_shape, num_classes, activation, noise, width: as in `all_cnn_c`.
+        batch_norm_momentum: as in `kerasbio.models.small_alexnet`.
 
     Returns:
         A functional `keras.Model` named "vgg11" outputting class probabilities.
     """
     num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width)
+    build = Builder(activation, noise, width, batch_norm_momentum)
     inputs = model_input(input_shape)
     x, number = inputs, 0
     for block, filters in enumerate(((64,), (128,), (256, 256), (512, 512), (512, 512)), 1):

@@ -54,7 +54,7 @@ def dropout_layer(x, rate, name):
 
 
 def nin(input_shape=(32, 32, 3), num_classes=100, activation="relu", noise=None, width=1.0,
-        dropout=0.5):
+        dropout=0.5, batch_norm_momentum=0.99):
     """The "Network in Network" with batch normalization of McClure & Kriegeskorte (2016),
     Table 4 (Lin et al. 2013), used for CIFAR-100.
 
@@ -70,12 +70,13 @@ def nin(input_shape=(32, 32, 3), num_classes=100, activation="relu", noise=None,
     Args:
         input_shape, num_classes, activation, noise, width: as in `rdl_mnist_cnn`.
         dropout: Rate of the two `keras.layers.Dropout` layers; 0 leaves them out.
+        batch_norm_momentum: as in `kerasbio.models.small_alexnet`.
 
     Returns:
         A functional `keras.Model` named "nin" outputting class probabilities.
     """
     num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width)
+    build = Builder(activation, noise, width, batch_norm_momentum)
     inputs = model_input(input_shape)
     x = mlpconv(build, inputs, 1, (192, 160, 96))
     x = dropout_layer(pool(x, 3, "pool1", strides=2, padding="same"), dropout, "dropout1")
@@ -83,7 +84,7 @@ def nin(input_shape=(32, 32, 3), num_classes=100, activation="relu", noise=None,
     x = pool(x, 3, "pool2", strides=2, kind="average", padding="same")
     x = mlpconv(build, dropout_layer(x, dropout, "dropout2"), 3, (192, 192))
     x = keras.layers.Conv2D(num_classes, 1, name="mlpconv3_2")(x)
-    x = keras.layers.BatchNormalization(name="bn_mlpconv3_2")(x)
+    x = keras.layers.BatchNormalization(momentum=build.momentum, name="bn_mlpconv3_2")(x)
     x = keras.layers.Activation(build.activation, name="act_mlpconv3_2")(x)
     return keras.Model(inputs, class_map_readout(x), name="nin")
 

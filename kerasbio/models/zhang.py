@@ -14,7 +14,7 @@ from kerasbio.models._build import Builder, classifier, model_input, pool, valid
 
 
 def small_alexnet(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None,
-                  width=1.0, bottleneck=False, crop_to=28):
+                  width=1.0, bottleneck=False, crop_to=28, batch_norm_momentum=0.99):
     """small-alexnet (Zhang et al. 2017, Appendix A; Tsvetkov et al. 2020, Methods).
 
     crop to 28x28 -> conv1 5x5x200 -> pool1 3x3 / 3 -> conv2 5x5x200 -> pool2 3x3 / 3 ->
@@ -36,12 +36,16 @@ def small_alexnet(input_shape=(32, 32, 3), num_classes=10, activation="relu", no
         bottleneck: If True, conv1 has 8 filters instead of 200 (Tsvetkov et al.).
         crop_to: Inputs larger than `crop_to` x `crop_to` are centre-cropped to it (Zhang et
             al.'s 28x28 crop of CIFAR-10); smaller inputs are left whole. None: no crop.
+        batch_norm_momentum: Momentum of the batch normalization moving statistics (Keras'
+            default 0.99, as in Tsvetkov et al.'s tf.keras code). Short runs of a few hundred
+            steps (the digits quick runs) need about 0.9, or the moving statistics still lag
+            the trained network and inference-mode accuracy falls to chance.
 
     Returns:
         A functional `keras.Model` named "small_alexnet" outputting class probabilities.
     """
     num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width)
+    build = Builder(activation, noise, width, batch_norm_momentum)
     inputs = model_input(input_shape)
     x = centre_crop(inputs, crop_to)
     x = build.conv(x, 8 if bottleneck else 200, 5, "conv1", batch_norm=True)
@@ -70,7 +74,7 @@ def centre_crop(x, crop_to):
 
 
 def small_inception(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None,
-                    width=1.0, bottleneck=False):
+                    width=1.0, bottleneck=False, batch_norm_momentum=0.99):
     """small-inception (Zhang et al. 2017, Appendix A, Fig. 3; Tsvetkov et al. 2020).
 
     conv1 3x3x96 -> inception(32, 32) -> inception(32, 48) -> downsample(80) ->
@@ -87,12 +91,13 @@ def small_inception(input_shape=(32, 32, 3), num_classes=10, activation="relu", 
         input_shape, num_classes, activation, noise, width: as in `small_alexnet`; the noise
             layers are named `noise_conv1`, `noise_inception1_1x1`, `noise_downsample1_3x3`, ...
         bottleneck: If True, conv1 has 2 filters instead of 96 (Tsvetkov et al.).
+        batch_norm_momentum: as in `small_alexnet`.
 
     Returns:
         A functional `keras.Model` named "small_inception" outputting class probabilities.
     """
     num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width)
+    build = Builder(activation, noise, width, batch_norm_momentum)
     inputs = model_input(input_shape)
     x = build.conv(inputs, 2 if bottleneck else 96, 3, "conv1", batch_norm=True)
     x = inception(build, x, 32, 32, "inception1")
