@@ -4,6 +4,8 @@ Layer names follow one pattern so that studies can pick layers by name: a weight
 `conv1`, `fc1`, `inception3_1x1`, ...; its batch normalization `bn_<name>`, its non-linearity
 `act_<name>`, the inserted noise layer `noise_<name>`; pooling layers are `pool1`, ...; the
 read-out is `logits` followed by `softmax` (or the class maps' pooling and `softmax`).
+A hidden layer's representation after its non-linearity is the output of `act_<name>` (of
+`noise_<name>` with the noise in it).
 """
 
 import copy
