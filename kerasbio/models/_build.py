@@ -144,9 +144,13 @@ def fit_padding(x, window, padding):
 
 
 class Builder:
-    """Builds the hidden layers of one network with its activation, noise hook and width."""
+    """Builds one network: its validated input and class count, and its hidden layers with the
+    activation, noise hook and width."""
 
-    def __init__(self, activation, noise, width, batch_norm_momentum=0.99):
+    def __init__(self, input_shape, num_classes, activation, noise, width,
+                 batch_norm_momentum=0.99):
+        self.num_classes = validate_classes(num_classes)
+        self.inputs = model_input(input_shape)
         self.activation = validate_activation(activation)
         self.make_noise = noise_hook(noise)
         self.width = validate_width(width)

@@ -6,10 +6,8 @@ from kerasbio.models._build import (
     Builder,
     class_map_readout,
     classifier,
-    model_input,
     pool,
-    validate_classes,
-)
+    )
 
 
 def all_cnn_c(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None, width=1.0):
@@ -24,20 +22,14 @@ def all_cnn_c(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=
     small for conv7's valid window (8x8 digits: a 2x2 map) conv7 pads "same".
 
     Args:
-        input_shape: `(height, width, channels)`.
-        num_classes: Number of output classes.
-        activation: Hidden non-linearity, e.g. "relu" or "sigmoid".
-        noise: None, a zero-argument callable returning a new Keras layer, or a layer config
-            (`keras.layers.serialize`); inserted after every hidden activation (`noise_conv1`
-            ... `noise_conv8`), not after the output.
-        width: Multiplier of every hidden layer's filter count (rounded, at least 1).
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`); noise layers: `noise_conv1` ... `noise_conv8`.
 
     Returns:
         A functional `keras.Model` named "all_cnn_c" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width)
-    inputs = model_input(input_shape)
+    build = Builder(input_shape, num_classes, activation, noise, width)
+    inputs, num_classes = build.inputs, build.num_classes
     x = inputs
     layers = [(10, 3, 1, "same"), (96, 3, 1, "same"), (96, 3, 2, "same"), (192, 3, 1, "same"),
               (192, 3, 1, "same"), (192, 3, 2, "same"), (192, 3, 1, "valid"),
@@ -61,15 +53,15 @@ def vgg11(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None
     counts pools too: his layers 3, 5, 6, 8, 9 are conv2, conv3, conv4, conv5, conv6 here.
 
     Args:
-        input_shape, num_classes, activation, noise, width: as in `all_cnn_c`.
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`).
         batch_norm_momentum: as in `kerasbio.models.small_alexnet`.
 
     Returns:
         A functional `keras.Model` named "vgg11" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width, batch_norm_momentum)
-    inputs = model_input(input_shape)
+    build = Builder(input_shape, num_classes, activation, noise, width, batch_norm_momentum)
+    inputs, num_classes = build.inputs, build.num_classes
     x, number = inputs, 0
     for block, filters in enumerate(((64,), (128,), (256, 256), (512, 512), (512, 512)), 1):
         for count in filters:

@@ -19,10 +19,8 @@ from kerasbio.models._build import (
     Builder,
     classifier,
     fit_padding,
-    model_input,
     pool,
-    validate_classes,
-)
+    )
 
 VARIATIONAL = (None, "bernoulli_dropout", "gaussian_dropout", "bernoulli_dropconnect",
                "gaussian_dropconnect", "spike_and_slab")
@@ -88,8 +86,9 @@ class Variational:
 class McClureNet:
     """A Builder paired with a Variational: hidden conv and dense layers of the thesis CNNs."""
 
-    def __init__(self, activation, noise, width, variational, rate, dropconnect_rate, mc):
-        self.build = Builder(activation, noise, width)
+    def __init__(self, input_shape, num_classes, activation, noise, width, variational, rate,
+                 dropconnect_rate, mc):
+        self.build = Builder(input_shape, num_classes, activation, noise, width)
         self.variational = Variational(variational, rate, dropconnect_rate, mc)
 
     def conv(self, x, filters, kernel, name, padding, first=False):
@@ -116,21 +115,16 @@ def mcclure_mnist_cnn(input_shape=(28, 28, 1), num_classes=10, activation="relu"
     sees a 2x2 map, fc1 a 1x1x64 one).
 
     Args:
-        input_shape: `(height, width, channels)`.
-        num_classes: Number of output classes.
-        activation: Hidden non-linearity, e.g. "relu" or "sigmoid".
-        noise: None, a zero-argument callable returning a new Keras layer, or a layer config
-            (`keras.layers.serialize`); inserted after every hidden activation (`noise_conv1`,
-            `noise_conv2`, `noise_fc1`), not after the output.
-        width: Multiplier of every hidden layer's filter/unit count (rounded, at least 1).
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`); noise layers: `noise_conv1`, `noise_conv2`, `noise_fc1`.
         {variational}
 
     Returns:
         A functional `keras.Model` named "mcclure_mnist_cnn" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    net = McClureNet(activation, noise, width, variational, rate, dropconnect_rate, mc)
-    inputs = model_input(input_shape)
+    net = McClureNet(input_shape, num_classes, activation, noise, width, variational, rate,
+                     dropconnect_rate, mc)
+    inputs, num_classes = net.build.inputs, net.build.num_classes
     x = net.conv(inputs, 32, 5, "conv1", "valid", first=True)
     x = pool(x, 2, "pool1")
     x = net.conv(x, 64, 5, "conv2", "valid")
@@ -152,15 +146,16 @@ def mcclure_cifar_cnn(input_shape=(32, 32, 3), num_classes=10, activation="relu"
     on smaller inputs a pool over a 1x1 map keeps it (8x8 digits: pool4 and pool5).
 
     Args:
-        input_shape, num_classes, activation, noise, width: as in `mcclure_mnist_cnn`.
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`).
         {variational}
 
     Returns:
         A functional `keras.Model` named "mcclure_cifar_cnn" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    net = McClureNet(activation, noise, width, variational, rate, dropconnect_rate, mc)
-    inputs = model_input(input_shape)
+    net = McClureNet(input_shape, num_classes, activation, noise, width, variational, rate,
+                     dropconnect_rate, mc)
+    inputs, num_classes = net.build.inputs, net.build.num_classes
     x, number = inputs, 0
     for block, filters in enumerate(CIFAR_BLOCKS, 1):
         for count in filters:
@@ -184,15 +179,16 @@ def mcclure_imagenet_cnn(input_shape=(224, 224, 3), num_classes=1000, activation
     normalisation is not part of this network.
 
     Args:
-        input_shape, num_classes, activation, noise, width: as in `mcclure_mnist_cnn`.
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`).
         {variational}
 
     Returns:
         A functional `keras.Model` named "mcclure_imagenet_cnn" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    net = McClureNet(activation, noise, width, variational, rate, dropconnect_rate, mc)
-    inputs = model_input(input_shape)
+    net = McClureNet(input_shape, num_classes, activation, noise, width, variational, rate,
+                     dropconnect_rate, mc)
+    inputs, num_classes = net.build.inputs, net.build.num_classes
     x = inputs
     for number, filters in enumerate((64, 128, 256, 512, 512, 1024, 1024), 1):
         x = net.conv(x, filters, 3, f"conv{number}", "same", first=number == 1)

@@ -7,10 +7,8 @@ from kerasbio.models._build import (
     Builder,
     class_map_readout,
     classifier,
-    model_input,
     pool,
-    validate_classes,
-)
+    )
 
 
 def rdl_mnist_cnn(input_shape=(28, 28, 1), num_classes=10, activation="relu", noise=None,
@@ -24,21 +22,15 @@ def rdl_mnist_cnn(input_shape=(28, 28, 1), num_classes=10, activation="relu", no
     window larger than the map gets "same" padding (8x8 digits: fc1 sees 1x1x64).
 
     Args:
-        input_shape: `(height, width, channels)`.
-        num_classes: Number of output classes.
-        activation: Hidden non-linearity, e.g. "relu" or "sigmoid".
-        noise: None, a zero-argument callable returning a new Keras layer, or a layer config
-            (`keras.layers.serialize`); inserted after every hidden activation (`noise_conv1`,
-            `noise_conv2`, `noise_fc1`), not after the output.
-        width: Multiplier of every hidden layer's filter/unit count (rounded, at least 1).
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`); noise layers: `noise_conv1`, `noise_conv2`, `noise_fc1`.
         dropout: Rate of the `keras.layers.Dropout` after fc1 (`dropout_fc1`); 0 leaves it out.
 
     Returns:
         A functional `keras.Model` named "rdl_mnist_cnn" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width)
-    inputs = model_input(input_shape)
+    build = Builder(input_shape, num_classes, activation, noise, width)
+    inputs, num_classes = build.inputs, build.num_classes
     x = build.conv(inputs, 32, 5, "conv1", padding="valid")
     x = pool(x, 3, "pool1")
     x = build.conv(x, 64, 5, "conv2", padding="valid")
@@ -68,16 +60,16 @@ def nin(input_shape=(32, 32, 3), num_classes=100, activation="relu", noise=None,
     no noise after it, its size not scaled by `width`).
 
     Args:
-        input_shape, num_classes, activation, noise, width: as in `rdl_mnist_cnn`.
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`).
         dropout: Rate of the two `keras.layers.Dropout` layers; 0 leaves them out.
         batch_norm_momentum: as in `kerasbio.models.small_alexnet`.
 
     Returns:
         A functional `keras.Model` named "nin" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width, batch_norm_momentum)
-    inputs = model_input(input_shape)
+    build = Builder(input_shape, num_classes, activation, noise, width, batch_norm_momentum)
+    inputs, num_classes = build.inputs, build.num_classes
     x = mlpconv(build, inputs, 1, (192, 160, 96))
     x = dropout_layer(pool(x, 3, "pool1", strides=2, padding="same"), dropout, "dropout1")
     x = mlpconv(build, x, 2, (192, 192, 192))

@@ -10,7 +10,7 @@ small-inception).
 
 import keras
 
-from kerasbio.models._build import Builder, classifier, model_input, pool, validate_classes
+from kerasbio.models._build import Builder, classifier, pool
 
 
 def small_alexnet(input_shape=(32, 32, 3), num_classes=10, activation="relu", noise=None,
@@ -26,13 +26,8 @@ def small_alexnet(input_shape=(32, 32, 3), num_classes=10, activation="relu", no
     `fit_padding`).
 
     Args:
-        input_shape: `(height, width, channels)`.
-        num_classes: Number of output classes.
-        activation: Hidden non-linearity, e.g. "relu" or "sigmoid".
-        noise: None, a zero-argument callable returning a new Keras layer, or a layer config
-            (`keras.layers.serialize`); the layer is inserted after every hidden activation
-            (`noise_conv1`, ..., `noise_fc2`) and not after the output.
-        width: Multiplier of every hidden layer's filter/unit count (rounded, at least 1).
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`); noise layers: `noise_conv1`, ..., `noise_fc2`.
         bottleneck: If True, conv1 has 8 filters instead of 200 (Tsvetkov et al.).
         crop_to: Inputs larger than `crop_to` x `crop_to` are centre-cropped to it (Zhang et
             al.'s 28x28 crop of CIFAR-10); smaller inputs are left whole. None: no crop.
@@ -44,9 +39,8 @@ def small_alexnet(input_shape=(32, 32, 3), num_classes=10, activation="relu", no
     Returns:
         A functional `keras.Model` named "small_alexnet" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width, batch_norm_momentum)
-    inputs = model_input(input_shape)
+    build = Builder(input_shape, num_classes, activation, noise, width, batch_norm_momentum)
+    inputs, num_classes = build.inputs, build.num_classes
     x = centre_crop(inputs, crop_to)
     x = build.conv(x, 8 if bottleneck else 200, 5, "conv1", batch_norm=True)
     x = pool(x, 3, "pool1")
@@ -88,17 +82,17 @@ def small_inception(input_shape=(32, 32, 3), num_classes=10, activation="relu", 
     1 and flattens a 2x2 map instead). Any input size of at least 1x1 builds.
 
     Args:
-        input_shape, num_classes, activation, noise, width: as in `small_alexnet`; the noise
-            layers are named `noise_conv1`, `noise_inception1_1x1`, `noise_downsample1_3x3`, ...
+        input_shape, num_classes, activation, noise, width: the zoo's common arguments (see
+            `kerasbio.models`); noise layers: `noise_conv1`, `noise_inception1_1x1`,
+            `noise_downsample1_3x3`, ...
         bottleneck: If True, conv1 has 2 filters instead of 96 (Tsvetkov et al.).
         batch_norm_momentum: as in `small_alexnet`.
 
     Returns:
         A functional `keras.Model` named "small_inception" outputting class probabilities.
     """
-    num_classes = validate_classes(num_classes)
-    build = Builder(activation, noise, width, batch_norm_momentum)
-    inputs = model_input(input_shape)
+    build = Builder(input_shape, num_classes, activation, noise, width, batch_norm_momentum)
+    inputs, num_classes = build.inputs, build.num_classes
     x = build.conv(inputs, 2 if bottleneck else 96, 3, "conv1", batch_norm=True)
     x = inception(build, x, 32, 32, "inception1")
     x = inception(build, x, 32, 48, "inception2")
