@@ -32,9 +32,9 @@ def small_alexnet(input_shape=(32, 32, 3), num_classes=10, activation="relu", no
         crop_to: Inputs larger than `crop_to` x `crop_to` are centre-cropped to it (Zhang et
             al.'s 28x28 crop of CIFAR-10); smaller inputs are left whole. None: no crop.
         batch_norm_momentum: Momentum of the batch normalization moving statistics (Keras'
-            default 0.99, as in Tsvetkov et al.'s tf.keras code). Short runs of a few hundred
-            steps (the digits quick runs) need about 0.9, or the moving statistics still lag
-            the trained network and inference-mode accuracy falls to chance.
+            default 0.99, as in Tsvetkov et al.'s tf.keras code). Short runs need less: on the
+            digits (9 steps of 128 an epoch, width 0.25) 0.99 leaves inference-mode training
+            accuracy at 0.18 after 30 epochs (0.998 after 60), while 0.9 gives 0.99 after 20.
 
     Returns:
         A functional `keras.Model` named "small_alexnet" outputting class probabilities.
