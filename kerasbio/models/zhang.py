@@ -22,8 +22,8 @@ def small_alexnet(input_shape=(32, 32, 3), num_classes=10, activation="relu", no
     normalization and the activation (as in Tsvetkov et al.'s Keras code; Zhang et al. use
     local response normalization after the pools instead). Convolutions use "same" padding,
     pools "valid", so a 32x32 input gives a 3x3x200 map before fc1. On inputs too small for
-    the 3x3 pools (8x8 digits: the map is 2x2 at pool2) the pool takes the whole map (see
-    `fit_padding`). This is Tsvetkov et al.'s version; Zhang et al.'s own (Table 1: 1,387,786
+    the 3x3 pools (8x8 digits: the map is 2x2 at pool2) the pool takes the whole map ("same"
+    padding). This is Tsvetkov et al.'s version; Zhang et al.'s own (Table 1: 1,387,786
     parameters) has 64 filters per conv and 3x3 / 2 pools (28 -> 14 -> 7).
 
     Args:
