@@ -20,57 +20,23 @@ import tensorflow as tf
 
 import kerasbio
 from kerasbio import metrics
-from kerasbio.layers import (
-    BernoulliDropout,
-    DropConnectConv2D,
-    DropConnectDense,
-    GaussianDropout,
-    SpikeAndSlabConv2D,
-    SpikeAndSlabDense,
-)
+from kerasbio.models import mcclure_mnist_cnn
 
 RATE, SLAB_RATE = 0.4, 0.2  # drop probabilities (Fig. 3.2: p = 0.4, spike-and-slab p_dc = 0.2)
 
 
-def plain_conv(filters, size, first):
-    return keras.layers.Conv2D(filters, size)
-
-
-def plain_dense(units):
-    return keras.layers.Dense(units)
-
-
-METHODS = {  # name: (conv layer, dense layer, unit noise after each hidden layer or None)
-    "MAP": (plain_conv, plain_dense, None),
-    "Bernoulli dropconnect": (lambda f, k, first: DropConnectConv2D(f, k, RATE),
-                              lambda u: DropConnectDense(u, RATE), None),
-    "Gaussian dropconnect": (lambda f, k, first: DropConnectConv2D(f, k, RATE,
-                                                                   noise="gaussian"),
-                             lambda u: DropConnectDense(u, RATE, noise="gaussian"), None),
-    "Bernoulli dropout": (plain_conv, plain_dense, lambda: BernoulliDropout(RATE)),
-    "Gaussian dropout": (plain_conv, plain_dense, lambda: GaussianDropout(RATE)),
-    "Spike-and-slab dropout": (lambda f, k, first: SpikeAndSlabConv2D(
-                                   f, k, 0.0 if first else RATE, SLAB_RATE),
-                               lambda u: SpikeAndSlabDense(u, RATE, SLAB_RATE), None),
-}
+METHODS = {  # name: the `variational` argument of kerasbio.models.mcclure_mnist_cnn
+    "MAP": None, "Bernoulli dropconnect": "bernoulli_dropconnect",
+    "Gaussian dropconnect": "gaussian_dropconnect", "Bernoulli dropout": "bernoulli_dropout",
+    "Gaussian dropout": "gaussian_dropout", "Spike-and-slab dropout": "spike_and_slab"}
 
 
 def mnist_cnn(method, width):
     """Table 3.2; dropconnect samples every weight, dropout follows each hidden conv/FC layer
     before its non-linearity (thesis 3.3.2); spike-and-slab drops the inputs of every weight
     layer but the first (the image)."""
-    make_conv, make_dense, make_noise = METHODS[method]
-    conv1, conv2, fc = (max(1, round(n * width)) for n in (32, 64, 500))
-
-    def noise():
-        return [make_noise()] if make_noise else []
-
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        make_conv(conv1, 5, True), *noise(), keras.layers.ReLU(), keras.layers.MaxPooling2D(),
-        make_conv(conv2, 5, False), *noise(), keras.layers.ReLU(), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), make_dense(fc), *noise(), keras.layers.ReLU(),
-        make_dense(10), keras.layers.Softmax()])
+    return mcclure_mnist_cnn((28, 28, 1), 10, width=width, variational=METHODS[method],
+                             rate=RATE, dropconnect_rate=SLAB_RATE)
 
 
 def scores(y, probabilities):

@@ -4,17 +4,14 @@ import keras
 
 import kerasbio
 from kerasbio.bench._timing import Row, compare_alternately, random_batch, train_step
+from kerasbio.models import mcclure_mnist_cnn
 
 BATCH, SHAPE, CLASSES = 64, (28, 28, 1), 10
 
 
 def small_cnn(make_noise):
-    """Conv(32, 5) -> noise -> pool -> Conv(64, 5) -> noise -> pool -> Dense(10), as Tsvetkov."""
-    return keras.Sequential([
-        keras.Input(SHAPE),
-        keras.layers.Conv2D(32, 5, activation="relu"), make_noise(), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 5, activation="relu"), make_noise(), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(CLASSES, activation="softmax")])
+    """McClure's MNIST CNN (Table 3.2) with a `make_noise()` layer after every hidden ReLU."""
+    return mcclure_mnist_cnn(SHAPE, CLASSES, noise=make_noise)
 
 
 def run(quick=False):
