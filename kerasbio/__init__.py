@@ -17,6 +17,7 @@ _PUBLIC = {
     "mc_predict": "kerasbio.mc",
     "mc_sampling": "kerasbio.mc",
     "metrics": "kerasbio.metrics",
+    "models": "kerasbio.models",
     "rsa": "kerasbio.rsa",
     "stats": "kerasbio.stats",
 }
