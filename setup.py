@@ -32,7 +32,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7.4", "statsmodels>=0.14", "scikit-image>=0.21", "rsatoolbox>=0.3"],
+        "test": ["pytest>=7.4", "pytest-timeout>=2.2", "statsmodels>=0.14", "scikit-image>=0.21", "rsatoolbox>=0.3"],
         "rsa": ["rsatoolbox>=0.3"],
     },
     entry_points={"console_scripts": ["kerasbio=kerasbio.cli:main"]},

@@ -1,32 +1,72 @@
 """Argument validation with Keras' message form, shared by every kerasbio module.
 
-"Invalid value received for argument `rate`. Expected a number >= 0 and < 1. Received: rate=1.5"
+"Invalid value received for argument `rate`. Expected a float value between 0 and 1.
+Received: rate=1.5". Every check rejects the wrong type as well as the wrong value: NaN never
+passes a range, `True` is not a number, `2.5` is not an integer and `"false"` is not a boolean.
 """
 
+import math
+import numbers
 
-def validate_range(name, value, low=None, high=None, low_open=False, high_open=False):
-    """Raise a `ValueError` naming `name` unless `low (<|<=) value (<|<=) high`."""
+
+def invalid_argument(name, expected, value):
+    """The `ValueError` every check raises: argument, what was expected, what was received."""
+    return ValueError(f"Invalid value received for argument `{name}`. Expected {expected}. "
+                      f"Received: {name}={value!r}")
+
+
+def validate_range(name, value, low=None, high=None, low_open=False, high_open=False,
+                   allow_inf=False):
+    """A real number (not bool, not NaN, finite unless `allow_inf`) with `low (<|<=) value
+    (<|<=) high`; returned unchanged."""
+    expected = f"a float value {_describe_range(low, high, low_open, high_open)}".rstrip()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise invalid_argument(name, expected, value)
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise invalid_argument(name, f"a finite float value "
+                                     f"{_describe_range(low, high, low_open, high_open)}".rstrip(),
+                               value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected a number "
-            f"{_describe_range(low, high, low_open, high_open)}. Received: {name}={value}"
-        )
+        raise invalid_argument(name, expected, value)
     return value
+
+
+def validate_int(name, value, low=None, high=None):
+    """An integer (Python or NumPy, not bool, not a float such as 2.0) within `[low, high]`;
+    returned as a Python int."""
+    expected = f"an integer {_describe_range(low, high, False, False)}".rstrip()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise invalid_argument(name, expected, value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise invalid_argument(name, expected, value)
+    return int(value)
+
+
+def validate_bool(name, value):
+    """A boolean (Python or NumPy); returned as a Python bool. Strings and numbers are refused."""
+    if not isinstance(value, (bool, _numpy_bool())):
+        raise invalid_argument(name, "a boolean (True or False)", value)
+    return bool(value)
 
 
 def validate_choice(name, value, choices):
-    """Raise a `ValueError` naming `name` unless `value` is one of `choices`."""
-    if value not in choices:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected one of "
-            f"{', '.join(repr(c) for c in choices)}. Received: {name}={value!r}"
-        )
+    """One of `choices` (compared by equality; unhashable values are refused, not crashed on)."""
+    if isinstance(value, (list, dict, set)) or value not in choices:
+        raise invalid_argument(name, f"one of {', '.join(repr(c) for c in choices)}", value)
     return value
 
 
+def _numpy_bool():
+    import numpy as np
+
+    return np.bool_
+
+
 def _describe_range(low, high, low_open, high_open):
+    if low is not None and high is not None and not low_open and not high_open:
+        return f"between {low} and {high}"
     parts = []
     if low is not None:
         parts.append(f"{'>' if low_open else '>='} {low}")
