@@ -5,23 +5,20 @@ SpatialDropoutMod), DropBlock2D, CorrDrop and DropBlockRandom (`CorrDrop(selecti
 after both convolutions, the rates ramped from 0 by `RateSchedule` over the first half of
 training (Ghiasi et al.). Reports clean test accuracy and the mean accuracy over the CIFAR-10-C
 corruptions (severity 5) that apply to grey images, as the thesis' Tables 4.1-4.5, averaged over
-`--repeats` runs; writes `results.csv`, `summary.md` and `accuracy.png` to the output directory.
-Usage: python examples/corrdrop_digits.py [OUTPUT_DIR] [--epochs 30] [--rate 0.15] [--repeats 2]
+`--repeats` runs (error bars: +-1 sd); writes `results.csv`, `summary.md` and `accuracy.png` to the output directory.
+Usage: python examples/corrdrop_digits.py [--out DIR] [--epochs 30] [--rate 0.15] [--repeats 2]
 """
 
 import argparse
 import pathlib
 
 import keras
-import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 import kerasbio
 from kerasbio.data import corrupt, corruptions, load
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 SHAPE, BLOCK, SEVERITY = (16, 16, 1), 3, 5
 GREY_CORRUPTIONS = [name for name in corruptions() if name != "saturate"]
@@ -70,31 +67,37 @@ def train_and_score(with_dropout, data, corrupted, epochs):
     return history.history["val_accuracy"], scores
 
 
-def plot(curves, table, path):
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+def plot(curves, table, repeats, path):
+    """Validation curves, and clean vs corrupted test accuracy with +-1 sd over the repeats."""
+    figure = Figure(figsize=(12, 4.5))
+    left, right = figure.subplots(1, 2)
     for name, curve in curves.items():
         left.plot(np.arange(1, len(curve) + 1), curve, label=name)
-    left.set(xlabel="epoch", ylabel="validation accuracy", title="training (mean over repeats)")
-    left.legend()
+    left.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1),
+             title=f"training on digits (mean of {repeats} runs)")
+    left.legend(fontsize=8, loc="lower right")
     positions = np.arange(len(table))
-    right.bar(positions - 0.2, table["test accuracy"], 0.4, label="clean test")
-    right.bar(positions + 0.2, table["corruption accuracy"], 0.4, label="corrupted (mean)")
+    for offset, column, label in [(-0.2, "test accuracy", "clean test"),
+                                  (0.2, "corruption accuracy", f"corrupted (mean of "
+                                                               f"{len(GREY_CORRUPTIONS)})")]:
+        right.bar(positions + offset, table[column], 0.4, yerr=table[f"{column} sd"], capsize=3,
+                  label=label)
     right.set_xticks(positions, table["variant"], rotation=30, ha="right")
-    right.set(ylabel="accuracy", ylim=(0.5, 1.0), title=f"test, CIFAR-10-C severity {SEVERITY}")
-    right.legend()
+    right.set(ylabel="accuracy", ylim=(0, 1),
+              title=f"digits test set, CIFAR-10-C-style corruptions at severity {SEVERITY}")
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", nargs="?", default="results/corrdrop_digits")
+    parser.add_argument("--out", default="results/corrdrop_digits", help="output directory")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--rate", type=float, default=0.15)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per variant (error bars)")
     args = parser.parse_args()
-    output = pathlib.Path(args.output)
+    output = pathlib.Path(args.out)
     output.mkdir(parents=True, exist_ok=True)
     data = [load("digits", split, shape=SHAPE, fit="pad")
             for split in ("train", "validation", "test")]
@@ -107,9 +110,13 @@ def main():
             keras.utils.set_random_seed(repeat)
             runs.append(train_and_score(with_dropout, data, corrupted, args.epochs))
         curves[name] = np.mean([curve for curve, _ in runs], axis=0)
-        scores = pd.DataFrame([score for _, score in runs]).mean()
-        rows.append({"variant": name, "test accuracy": scores["test accuracy"],
-                     "corruption accuracy": scores[GREY_CORRUPTIONS].mean(), **scores})
+        scores = pd.DataFrame([score for _, score in runs])
+        per_run_corrupted = scores[GREY_CORRUPTIONS].mean(axis=1)
+        rows.append({"variant": name, "test accuracy": scores["test accuracy"].mean(),
+                     "test accuracy sd": scores["test accuracy"].std(ddof=1),
+                     "corruption accuracy": per_run_corrupted.mean(),
+                     "corruption accuracy sd": per_run_corrupted.std(ddof=1),
+                     **scores.mean()})
     table = pd.DataFrame(rows).round(4)
     table.to_csv(output / "results.csv", index=False)
     summary = table[["variant", "test accuracy", "corruption accuracy"]].to_string(index=False)
@@ -118,7 +125,7 @@ def main():
         f"{args.epochs} epochs, mean of {args.repeats} runs; corruption accuracy: mean over "
         f"{len(GREY_CORRUPTIONS)} CIFAR-10-C corruptions at severity {SEVERITY}.\n\n"
         f"```\n{summary}\n```\n")
-    plot(curves, table, output / "accuracy.png")
+    plot(curves, table, args.repeats, output / "accuracy.png")
     print(summary)
     print(f"results in {output}/")
 

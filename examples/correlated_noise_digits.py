@@ -4,10 +4,11 @@ Trains the same small CNN four ways: plain, with correlated Gaussian or Poisson 
 first convolution (`kerasbio.layers.CorrelatedNoise`), and with manifold mixup. Prints clean and
 centrally occluded test accuracy, then estimates each network's first-layer unit correlations
 under mixup (`unit_correlations`, Eq. 3.2), smooths them over distance and kernel similarity
-(`smooth_correlation`, Eq. 3.6), and writes contour plots and a Table 3.2 style summary
-(`summary.csv`, `summary.md`) to the output directory. (On the zero-padded digits, units whose
+(`smooth_correlation`, Eq. 3.6) on one grid of distance and kernel similarity, and writes the
+contour plots side by side on one colour scale (`correlations.png`) and a Table 3.2 style
+summary of the unit correlations (`summary.csv`, `summary.md`) to the output directory. (On the zero-padded digits, units whose
 receptive field holds a single stroke pixel are exactly (anti)correlated, hence max/min of +-1.)
-Usage: python examples/correlated_noise_digits.py [OUTPUT_DIR] [--epochs 20] [--images 30]
+Usage: python examples/correlated_noise_digits.py [--out DIR] [--epochs 20] [--images 30]
 """
 
 import argparse
@@ -16,6 +17,7 @@ import pathlib
 import keras
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -23,6 +25,8 @@ import kerasbio
 from kerasbio import analysis
 
 SIZE = 16
+GRID = 41
+LEVELS = np.linspace(-0.2, 1.0, 13)  # one colour scale for every panel
 
 
 def digits(seed=0):
@@ -80,32 +84,55 @@ def markdown(table):
     return "\n".join(lines) + "\n"
 
 
+def correlation_columns(summary):
+    """Table 3.2's statistics of the off-diagonal unit correlations, named as such."""
+    return {f"{statistic} correlation": value for statistic, value in summary.items()}
+
+
+def plot_panels(smoothed, path):
+    """One contour panel per network: same distance and similarity axes, same colour levels."""
+    figure = Figure(figsize=(4.2 * len(smoothed), 3.8))
+    for ax, (name, result) in zip(figure.subplots(1, len(smoothed)), smoothed.items()):
+        analysis.plot_smoothed_correlation(result, title=f"layer 1: {name}", ax=ax,
+                                           levels=LEVELS)
+    figure.suptitle("Kernel-smoothed unit correlation g(d, k) (Eq. 3.6) on digits; "
+                    "white: no unit pairs there")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", nargs="?", default="results/correlated_noise_digits")
+    parser.add_argument("--out", default="results/correlated_noise_digits", help="output directory")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--images", type=int, default=30, help="S of Eq. 3.2")
     args = parser.parse_args()
-    output = pathlib.Path(args.output)
+    output = pathlib.Path(args.out)
     output.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(0)
     x_train, x_test, y_train, y_test = digits()
-    rows = []
+    conv = first_conv()
+    conv.build((None, SIZE, SIZE, 1))
+    height = width = SIZE - 2
+    distances = np.linspace(0.0, np.hypot(height - 1, width - 1), GRID)
+    similarities = np.linspace(-1.0, 1.0, GRID)
+    rows, smoothed = [], {}
     for name in ("plain", "correlated gaussian", "correlated poisson", "manifold mixup"):
         print(f"training: {name}")
         network, first = train(name, x_train, y_train, args.epochs)
         sigma = analysis.unit_correlations(network, first, x_test, x_test, samples=args.images,
                                            batch_size=32, min_fraction=0.5)
-        smoothed = analysis.smooth_correlation(
-            sigma, first, path=output / f"correlation_{name.replace(' ', '_')}.png",
-            title=f"layer 1 correlation, {name}")
+        smoothed[name] = analysis.smooth_correlation(sigma, first, distances=distances,
+                                                     similarities=similarities)
         rows.append({"network": name, "test accuracy": accuracy(network, x_test, y_test),
                      "occluded accuracy": accuracy(network, occlude(x_test), y_test),
-                     **smoothed.summary})
-    target = analysis.smooth_correlation(analysis.target_unit_correlations(first), first,
-                                         path=output / "correlation_target.png",
-                                         title="Eq. 2.14 target")
-    rows.append({"network": "linear exponential (Eq. 2.14)", **target.summary})
+                     **correlation_columns(smoothed[name].summary)})
+    target = "linear exponential (Eq. 2.14)"
+    smoothed[target] = analysis.smooth_correlation(
+        analysis.target_unit_correlations(first), first, distances=distances,
+        similarities=similarities)
+    rows.append({"network": target, **correlation_columns(smoothed[target].summary)})
+    plot_panels(smoothed, output / "correlations.png")
     table = pd.DataFrame(rows).round(3)
     table.to_csv(output / "summary.csv", index=False)
     (output / "summary.md").write_text(markdown(table))

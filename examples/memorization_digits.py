@@ -5,7 +5,7 @@ accuracy on the corrupted and on the clean examples each epoch (clean ones are l
 corrupted ones memorized later) and `TimeToFit` reports when training accuracy first reaches 100%.
 A control run with `RelabelEachEpoch` (fresh random labels every epoch) cannot memorize.
 Writes history.csv, memorization.png and manipulations.png (every kerasbio.data manipulation).
-Usage: python examples/memorization_digits.py [OUTPUT_DIR] [--epochs 100] [--fraction 0.5]
+Usage: python examples/memorization_digits.py [--out DIR] [--epochs 100] [--fraction 0.5]
 """
 
 import argparse
@@ -74,12 +74,12 @@ def plot_curves(history, control, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", nargs="?", default="results/memorization_digits")
+    parser.add_argument("--out", default="results/memorization_digits", help="output directory")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--fraction", type=float, default=0.5, help="fraction of labels redrawn")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    output = Path(args.output)
+    output = Path(args.out)
     output.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 

@@ -119,12 +119,12 @@ def save_figures(output, teacher, students, test, seed=0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", nargs="?", default="results/rdl_digits")
+    parser.add_argument("--out", default="results/rdl_digits", help="output directory")
     parser.add_argument("--per-class", type=int, default=15, help="student training images")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--alpha", type=float, default=1.0, help="initial RDL weight")
     args = parser.parse_args()
-    output = Path(args.output)
+    output = Path(args.out)
     output.mkdir(parents=True, exist_ok=True)
 
     teacher_data, train, test = load_splits(args.per_class)

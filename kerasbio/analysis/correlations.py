@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse
 from tqdm.auto import tqdm
 
-from kerasbio._core.plotting import new_figure, save_png
+from kerasbio._core.plotting import axes_or_new, save_png
 from kerasbio.layers import correlation_structure as corr
 
 
@@ -145,17 +145,22 @@ def target_unit_correlations(layer, a=0.225, b=0.0043, c=0.09, tau=1.87):
     return sigma.astype("float32")
 
 
-def plot_smoothed_correlation(result, path, title=None):
-    """Contour plot of `g(d, k)` (as the thesis' Figs. 3.2-3.7), saved as a PNG."""
-    figure = new_figure((5, 4))
-    axes = figure.add_subplot()
-    contour = axes.contourf(result.distances, result.similarities, result.values.T, levels=20)
-    figure.colorbar(contour, ax=axes, label="correlation")
+def plot_smoothed_correlation(result, path=None, title=None, ax=None, levels=20):
+    """Contour plot of `g(d, k)` (as the thesis' Figs. 3.2-3.7); returns the axes.
+
+    To compare networks, draw each into one figure's axes (`ax`) with the same `levels` (an
+    array of contour levels, i.e. one colour scale) and results smoothed on the same grid.
+    """
+    axes = axes_or_new(ax, figsize=(5, 4))
+    contour = axes.contourf(result.distances, result.similarities, result.values.T,
+                            levels=levels, extend="both")
+    axes.figure.colorbar(contour, ax=axes, label="correlation")
     axes.set_xlabel("distance between units d")
     axes.set_ylabel("kernel similarity k")
     if title:
         axes.set_title(title)
-    return save_png(figure, path)
+    save_png(axes.figure, path)
+    return axes
 
 
 def _pool_by_distance(sigma, height, width, maps):
