@@ -11,8 +11,8 @@ import keras
 from keras import ops
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from kerasbio.layers import _sampling
 from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
 
 DEFAULT_MAX_COUNT = 30
@@ -135,10 +135,11 @@ class PoissonNoise(StochasticLayer):
       from the Poisson truncated to `0..max_count`), the backward pass differentiates the soft
       count `sum_k k y_k`.
 
-    Rates above `max_count` are clipped to it, with a one-time warning when that happens in an
+    Rates above `max_count` are clipped to it (and so are straight-through counts), with a one-time warning when that happens in an
     eager call; `clipped_count` (a non-trainable weight) counts clipped units in every mode, so
-    graph-mode training can be checked too. Draws come from TFP's stateless Poisson sampler,
-    which, unlike `tf.random.stateless_poisson`, also compiles with XLA. With `gradient="gumbel_softmax"` and no
+    graph-mode training can be checked too. Draws are exact (inversion below rate 10,
+    Hormann's transformed rejection above; `kerasbio.layers._sampling.poisson`) and compile with
+    XLA; a NaN or infinite input gives NaN. With `gradient="gumbel_softmax"` and no
     `max_count`, `max_count=30`. The expectation is `max(x, 0)` (clipped the same way). Sampling
     runs in float32.
 
@@ -214,8 +215,9 @@ class PoissonNoise(StochasticLayer):
         return ops.cast(counts / self.gain, inputs.dtype)
 
     def _straight_through_counts(self, rates):
-        seed = ops.cast(self.seed_generator.next(), "int32")
-        draws = tfp.distributions.Poisson(rate=rates).sample(seed=seed)
+        draws = _sampling.poisson(rates, self.seed_generator.next())
+        if self.count_limit is not None:
+            draws = ops.minimum(draws, float(self.count_limit))
         return rates + ops.stop_gradient(draws - rates)
 
     def _gumbel_softmax_counts(self, rates):
