@@ -151,3 +151,70 @@ def _transformed_rejection(rates, wanted, seed):
         rejecting, attempt, (0, wanted, tf.zeros_like(rates)),
         maximum_iterations=REJECTION_ROUNDS)
     return tf.where(pending, np.float32("nan"), counts)
+
+
+def relaxed_poisson(rates, seed, max_count, temperature):
+    """Gumbel-softmax Poisson counts over `0..max_count` (Dutta Eqs. 2.10-2.12).
+
+    `y = softmax((log pi + g) / temperature)`, `log pi_k = k log(rate) - rate - log k!`, Gumbel
+    noise `g`. The value is `argmax y`, an exact draw from the Poisson truncated to
+    `0..max_count` (Gumbel-max); the gradient is that of the soft count `s = sum_k k y_k`,
+    `ds/drate = Var_y(k) / (temperature * rate)`. Only `argmax` and `Var_y(k)` per unit leave the
+    XLA cluster: no `(..., max_count + 1)` tensor is kept for the backward pass.
+
+    Args:
+        rates: float32 tensor of rates (clipped to `max_count` by the caller).
+        seed: int32 tensor of shape `(2,)`.
+        max_count: Python int, the largest count.
+        temperature: Python float > 0.
+    """
+    log_factorials = np.cumsum(np.log(np.maximum(np.arange(max_count + 1), 1))).astype("float32")
+
+    @tf.custom_gradient
+    def counts(rates):
+        hard, variance = _gumbel_softmax_moments(
+            tf.stop_gradient(rates), tf.cast(seed, tf.int32), tf.constant(log_factorials),
+            float(temperature))
+
+        def gradient(upstream):
+            return upstream * variance / (temperature * (rates + RATE_EPSILON))
+
+        return hard, gradient
+
+    return counts(tf.convert_to_tensor(rates, tf.float32))
+
+
+RATE_EPSILON = 1e-8  # inside log(rate), so that a zero rate has finite logits
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def _gumbel_softmax_moments(rates, seed, log_factorials, temperature):  # temperature: a float
+    """`argmax_k` and `Var_y(k)` of `y = softmax((log pi_k + g_k) / temperature)`.
+
+    With `g = -log E`, `E ~ Exp(1)`, the weights are `y_k ~ (pi_k / E_k)^(1 / temperature)`: one
+    logarithm per draw (`E = -log u`) and, when `1 / temperature` is a small integer, no other
+    transcendental function. `pi_k <= 1` and `E_k >= 3e-8` keep the powers in float32 range.
+    """
+    counts = tf.range(tf.shape(log_factorials)[0], dtype=tf.float32)
+    shape = tf.concat([tf.shape(rates), tf.shape(counts)], 0)
+    exponential = -tf.math.log(_uniform(shape, seed, 0, tf.float32))
+    pmf = tf.exp(counts * tf.math.log(rates + RATE_EPSILON)[..., None] - rates[..., None]
+                 - log_factorials)
+    ratio = pmf / exponential
+    hard = tf.cast(tf.argmax(ratio, axis=-1), tf.float32)
+    weights = _power(ratio / tf.reduce_max(ratio, axis=-1, keepdims=True), 1.0 / temperature)
+    offsets = counts - hard[..., None]  # centred on the argmax: no cancellation in the variance
+    total = tf.reduce_sum(weights, axis=-1)
+    mean = tf.reduce_sum(weights * offsets, axis=-1) / total
+    variance = tf.reduce_sum(weights * offsets * offsets, axis=-1) / total - mean * mean
+    return hard, tf.maximum(variance, 0.0)
+
+
+def _power(base, exponent):
+    """`base ** exponent` for `base` in `[0, 1]`; by multiplication for integer exponents <= 4."""
+    if exponent in (1.0, 2.0, 3.0, 4.0):
+        result = base
+        for _ in range(int(exponent) - 1):
+            result *= base
+        return result
+    return tf.pow(base, exponent)

@@ -7,8 +7,8 @@ import keras
 from keras import ops
 
 from kerasbio.layers import _correlation as corr
+from kerasbio.layers import _sampling
 from kerasbio.layers._stochastic import StochasticLayer, validate_choice, validate_range
-from kerasbio.layers.noise import relaxed_poisson_counts
 
 
 @keras.saving.register_keras_serializable(package="kerasbio")
@@ -151,10 +151,9 @@ class CorrelatedNoise(StochasticLayer):
         counts = ops.stop_gradient(corr.poisson_quantile(corr.normal_cdf(normal), rates))
         if self.gradient == "straight_through":
             return rates + ops.stop_gradient(counts - rates)
-        uniform = keras.random.uniform((*ops.shape(rates), self.max_count + 1), minval=1e-7,
-                                       maxval=1.0, dtype="float32", seed=self.seed_generator)
-        relaxed = relaxed_poisson_counts(ops.minimum(rates, float(self.max_count)), uniform,
-                                         self.temperature)
+        relaxed = _sampling.relaxed_poisson(ops.minimum(rates, float(self.max_count)),
+                                            self.seed_generator.next(), self.max_count,
+                                            self.temperature)
         return relaxed + ops.stop_gradient(counts - relaxed)
 
     def compute_output_shape(self, input_shape):

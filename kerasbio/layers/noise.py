@@ -221,28 +221,10 @@ class PoissonNoise(StochasticLayer):
         return rates + ops.stop_gradient(draws - rates)
 
     def _gumbel_softmax_counts(self, rates):
-        uniform = keras.random.uniform((*ops.shape(rates), self.count_limit + 1), minval=1e-7,
-                                       maxval=1.0, dtype="float32", seed=self.seed_generator)
-        return relaxed_poisson_counts(rates, uniform, self.temperature)
+        return _sampling.relaxed_poisson(rates, self.seed_generator.next(), self.count_limit,
+                                         self.temperature)
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain, "gradient": self.gradient,
                 "max_count": self.max_count, "temperature": self.temperature}
 
-
-def relaxed_poisson_counts(rates, uniform, temperature):
-    """Gumbel-softmax Poisson counts over `0..K` (Dutta Eqs. 2.10-2.12), `K + 1 = uniform.shape[-1]`.
-
-    `y = softmax((log pi + g) / temperature)` with `log pi_k = k log(rate) - rate - log k!` and
-    Gumbel noise `g = -log(-log(uniform))`. Forward: `argmax y`, an exact draw from the Poisson
-    truncated to `0..K`. Backward: the soft count `s = sum_k k y_k`, whose derivative is
-    `ds/drate = Var_y(k) / (temperature * rate)`.
-    """
-    counts = ops.arange(ops.shape(uniform)[-1], dtype="float32")
-    rates = ops.expand_dims(rates, -1)
-    log_pmf = counts * ops.log(rates + 1e-8) - rates - tf.math.lgamma(counts + 1.0)
-    gumbel = -ops.log(-ops.log(uniform))
-    soft = ops.softmax((log_pmf + gumbel) / temperature, axis=-1)
-    soft_count = ops.sum(soft * counts, axis=-1)
-    hard_count = ops.cast(ops.argmax(soft, axis=-1), "float32")
-    return soft_count + ops.stop_gradient(hard_count - soft_count)
