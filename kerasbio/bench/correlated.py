@@ -76,6 +76,10 @@ def run(quick=False):
     dutta = train_step(noisy_cnn([DuttaCorrelatedNoise(conv(10))]), x, y)
     yield Row("correlated: 32x32x10 vs Dutta, Cholesky once",
               *compare_alternately(ours, dutta, rounds=rounds))
+    poisson = train_step(noisy_cnn([kerasbio.layers.CorrelatedNoise(
+        conv(10), distribution="poisson")]), x, y)
+    yield Row("correlated: 32x32x10 Poisson (copula) vs Gaussian",
+              *compare_alternately(poisson, ours, rounds=rounds))
     if not quick:
         dutta = train_step(noisy_cnn([DuttaCorrelatedNoise(conv(10), follow_kernel=True)]), x, y)
         yield Row("correlated: 32x32x10 vs Dutta, Cholesky every step",

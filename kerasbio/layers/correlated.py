@@ -6,10 +6,10 @@ The correlation structure and the samplers live in `kerasbio.layers.correlation_
 import keras
 from keras import ops
 
-from kerasbio.layers import correlation_structure as corr
 from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio.layers import _sampling
+from kerasbio.layers import correlation_structure as corr
 from kerasbio.layers._stochastic import StochasticLayer
-from kerasbio.layers.noise import relaxed_poisson_counts
 
 
 @keras.saving.register_keras_serializable(package="kerasbio")
@@ -152,10 +152,9 @@ class CorrelatedNoise(StochasticLayer):
         counts = ops.stop_gradient(corr.poisson_quantile(corr.normal_cdf(normal), rates))
         if self.gradient == "straight_through":
             return rates + ops.stop_gradient(counts - rates)
-        uniform = keras.random.uniform((*ops.shape(rates), self.max_count + 1), minval=1e-7,
-                                       maxval=1.0, dtype="float32", seed=self.seed_generator)
-        relaxed = relaxed_poisson_counts(ops.minimum(rates, float(self.max_count)), uniform,
-                                         self.temperature)
+        relaxed = _sampling.relaxed_poisson(ops.minimum(rates, float(self.max_count)),
+                                            self.seed_generator.next(), self.max_count,
+                                            self.temperature)
         return relaxed + ops.stop_gradient(counts - relaxed)
 
     def compute_output_shape(self, input_shape):

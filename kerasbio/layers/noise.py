@@ -11,9 +11,9 @@ import keras
 from keras import ops
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio.layers import _sampling
 from kerasbio.layers._stochastic import StochasticLayer
 
 DEFAULT_MAX_COUNT = 30
@@ -136,10 +136,11 @@ class PoissonNoise(StochasticLayer):
       from the Poisson truncated to `0..max_count`), the backward pass differentiates the soft
       count `sum_k k y_k`.
 
-    Rates above `max_count` are clipped to it, with a one-time warning when that happens in an
+    Rates above `max_count` are clipped to it (and so are straight-through counts), with a one-time warning when that happens in an
     eager call; `clipped_count` (a non-trainable weight) counts clipped units in every mode, so
-    graph-mode training can be checked too. Draws come from TFP's stateless Poisson sampler,
-    which, unlike `tf.random.stateless_poisson`, also compiles with XLA. With `gradient="gumbel_softmax"` and no
+    graph-mode training can be checked too. Draws are exact (inversion below rate 10,
+    Hormann's transformed rejection above; `kerasbio.layers._sampling.poisson`) and compile with
+    XLA; a NaN or infinite input gives NaN. With `gradient="gumbel_softmax"` and no
     `max_count`, `max_count=30`. The expectation is `max(x, 0)` (clipped the same way). Sampling
     runs in float32.
 
@@ -215,33 +216,16 @@ class PoissonNoise(StochasticLayer):
         return ops.cast(counts / self.gain, inputs.dtype)
 
     def _straight_through_counts(self, rates):
-        seed = ops.cast(self.seed_generator.next(), "int32")
-        draws = tfp.distributions.Poisson(rate=rates).sample(seed=seed)
+        draws = _sampling.poisson(rates, self.seed_generator.next())
+        if self.count_limit is not None:
+            draws = ops.minimum(draws, float(self.count_limit))
         return rates + ops.stop_gradient(draws - rates)
 
     def _gumbel_softmax_counts(self, rates):
-        uniform = keras.random.uniform((*ops.shape(rates), self.count_limit + 1), minval=1e-7,
-                                       maxval=1.0, dtype="float32", seed=self.seed_generator)
-        return relaxed_poisson_counts(rates, uniform, self.temperature)
+        return _sampling.relaxed_poisson(rates, self.seed_generator.next(), self.count_limit,
+                                         self.temperature)
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain, "gradient": self.gradient,
                 "max_count": self.max_count, "temperature": self.temperature}
 
-
-def relaxed_poisson_counts(rates, uniform, temperature):
-    """Gumbel-softmax Poisson counts over `0..K` (Dutta Eqs. 2.10-2.12), `K + 1 = uniform.shape[-1]`.
-
-    `y = softmax((log pi + g) / temperature)` with `log pi_k = k log(rate) - rate - log k!` and
-    Gumbel noise `g = -log(-log(uniform))`. Forward: `argmax y`, an exact draw from the Poisson
-    truncated to `0..K`. Backward: the soft count `s = sum_k k y_k`, whose derivative is
-    `ds/drate = Var_y(k) / (temperature * rate)`.
-    """
-    counts = ops.arange(ops.shape(uniform)[-1], dtype="float32")
-    rates = ops.expand_dims(rates, -1)
-    log_pmf = counts * ops.log(rates + 1e-8) - rates - tf.math.lgamma(counts + 1.0)
-    gumbel = -ops.log(-ops.log(uniform))
-    soft = ops.softmax((log_pmf + gumbel) / temperature, axis=-1)
-    soft_count = ops.sum(soft * counts, axis=-1)
-    hard_count = ops.cast(ops.argmax(soft, axis=-1), "float32")
-    return soft_count + ops.stop_gradient(hard_count - soft_count)

@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from kerasbio.layers import FanoGaussianNoise, GaussianNoise, MultiplicativeGaussianNoise, PoissonNoise
-from kerasbio.layers.noise import relaxed_poisson_counts
+from kerasbio.layers import _sampling
 from moments import Z, assert_mean_and_variance
 
 N = 200_000  # samples per moment test
@@ -92,18 +92,19 @@ def test_poisson_straight_through_gradient_is_one_where_active():
 
 
 def test_gumbel_softmax_gradient_is_variance_of_relaxed_count():
-    """ds/dlambda = Var_y(k) / (temperature * lambda) for the soft count s = sum_k k y_k."""
+    """ds/dlambda = Var_y(k) / (temperature * lambda) for the soft count s = sum_k k y_k; the
+    value is argmax y (the uniforms are regenerated from the same seed to check both)."""
     rng = np.random.default_rng(8)
     rates = tf.constant(rng.uniform(0.5, 4.0, size=20).astype("float32"))
-    uniform = tf.constant(rng.uniform(1e-7, 1.0, size=(20, 13)).astype("float32"))
-    temperature = 0.7
+    seed, max_count, temperature = tf.constant([4, 9]), 12, 0.7
     with tf.GradientTape() as tape:
         tape.watch(rates)
-        counts = relaxed_poisson_counts(rates, uniform, temperature)
+        counts = _sampling.relaxed_poisson(rates, seed, max_count, temperature)
     grad = tape.gradient(counts, rates).numpy()
-    k = np.arange(13)
+    uniform = _sampling._uniform((20, max_count + 1), seed, 0, tf.float32).numpy().astype("float64")
+    k = np.arange(max_count + 1)
     logits = (k * np.log(rates.numpy()[:, None] + 1e-8) - rates.numpy()[:, None]
-              - scipy.special.gammaln(k + 1) - np.log(-np.log(uniform.numpy()))) / temperature
+              - scipy.special.gammaln(k + 1) - np.log(-np.log(uniform))) / temperature
     y = scipy.special.softmax(logits, axis=-1)
     variance = (y * k**2).sum(-1) - (y * k).sum(-1) ** 2
     np.testing.assert_allclose(grad, variance / (temperature * rates.numpy()), rtol=1e-3, atol=1e-5)

@@ -1,0 +1,97 @@
+"""The XLA samplers of `kerasbio.layers._sampling` against exact distributions."""
+
+import threading
+
+import numpy as np
+import pytest
+import scipy.stats
+
+import tensorflow as tf
+
+from kerasbio.layers import PoissonNoise
+from kerasbio.layers._sampling import poisson
+
+N = 100_000  # draws per rate
+ALPHA = 1e-3  # per-test false alarm rate of the goodness-of-fit tests
+
+
+def poisson_chi_square_p_value(counts, rate):
+    """Pearson chi-square of `counts` against Poisson(rate), bins pooled to expect >= 20 each."""
+    low, high = scipy.stats.poisson.ppf([1e-4, 1 - 1e-4], rate).astype(int)
+    edges = np.arange(low, high + 2)
+    probabilities = np.diff(scipy.stats.poisson.cdf(edges - 1, rate))
+    probabilities[0] += scipy.stats.poisson.cdf(low - 1, rate)
+    probabilities[-1] += scipy.stats.poisson.sf(high, rate)
+    observed = np.bincount(np.clip(counts.astype(int) - low, 0, high - low), minlength=high - low + 1)
+    expected_counts, observed_pooled, run_expected, run_observed = [], [], 0.0, 0
+    for p, o in zip(probabilities * len(counts), observed):
+        run_expected, run_observed = run_expected + p, run_observed + o
+        if run_expected >= 20:
+            expected_counts.append(run_expected)
+            observed_pooled.append(run_observed)
+            run_expected, run_observed = 0.0, 0
+    expected_counts[-1] += run_expected
+    observed_pooled[-1] += run_observed
+    if len(expected_counts) < 2:  # rate so small that nearly every draw is 0
+        return scipy.stats.binomtest(int(np.sum(counts > 0)), len(counts),
+                                     scipy.stats.poisson.sf(0, rate)).pvalue
+    return scipy.stats.chisquare(observed_pooled, expected_counts).pvalue
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.3, 1.0, 4.5, 9.99, 10.0, 37.0, 250.0, 1000.0])
+def test_poisson_counts_pass_chi_square_against_the_pmf(rate):
+    """Inversion (< 10) and transformed rejection (>= 10) both draw the Poisson pmf exactly."""
+    counts = poisson(tf.fill([N], np.float32(rate)), tf.constant([3, 11])).numpy()
+    np.testing.assert_array_equal(counts, np.round(counts))
+    assert poisson_chi_square_p_value(counts, rate) > ALPHA
+
+
+def test_chi_square_detects_a_wrong_rate():
+    """The test above can fail: draws at rate 1.02 are rejected as Poisson(1)."""
+    counts = poisson(tf.fill([N], np.float32(1.02)), tf.constant([3, 11])).numpy()
+    assert poisson_chi_square_p_value(counts, 1.0) < ALPHA
+
+
+def test_mixed_rates_in_one_tensor_each_follow_their_own_pmf():
+    rates = np.tile(np.float32([0.2, 3.0, 12.0, 600.0]), N // 4)
+    counts = poisson(tf.constant(rates), tf.constant([5, 1])).numpy()
+    for rate in (0.2, 3.0, 12.0, 600.0):
+        assert poisson_chi_square_p_value(counts[rates == np.float32(rate)], rate) > ALPHA
+
+
+def test_draws_are_independent_across_elements_and_calls():
+    """Neighbouring elements, and the same element in two calls with the next seed, are uncorrelated."""
+    rates = tf.fill([N], np.float32(3.0))
+    first = poisson(rates, tf.constant([7, 0])).numpy()
+    second = poisson(rates, tf.constant([7, 1])).numpy()
+    bound = 5 / np.sqrt(N)
+    assert abs(np.corrcoef(first[:-1], first[1:])[0, 1]) < bound
+    assert abs(np.corrcoef(first, second)[0, 1]) < bound
+
+
+def test_non_finite_or_negative_rates_give_nan_and_others_are_untouched():
+    rates = tf.constant([np.nan, np.inf, -1.0, 0.0, 2.0, 50.0], tf.float32)
+    counts = poisson(rates, tf.constant([1, 2])).numpy()
+    assert np.isnan(counts[:3]).all()
+    assert counts[3] == 0 and np.isfinite(counts[4:]).all()
+
+
+def test_poisson_noise_with_a_nan_input_returns_promptly():
+    """A NaN used to hang TFP's rejection loop forever; it must give NaN within seconds."""
+    x = np.full((64, 100), 2.0, np.float32)
+    x[3, 7], x[10, 0] = np.nan, 1e6
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.update(out=PoissonNoise(seed=1)(x, training=True).numpy()),
+        daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "PoissonNoise did not return within 60 s for a NaN input"
+    assert np.isnan(result["out"][3, 7])
+    assert np.isfinite(np.delete(result["out"].ravel(), 3 * 100 + 7)).all()
+
+
+def test_poisson_compiles_with_xla_inside_a_jit_compiled_function():
+    sample = tf.function(lambda r, s: poisson(r, s) + 0.0, jit_compile=True)
+    counts = sample(tf.constant([0.5, 20.0, np.nan]), tf.constant([1, 1])).numpy()
+    assert np.isfinite(counts[:2]).all() and np.isnan(counts[2])
