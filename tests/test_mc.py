@@ -3,6 +3,7 @@ chunking, state restoration (McClure Eq. 3.3, Table 4.2)."""
 
 import numpy as np
 import pytest
+import scipy.stats
 
 import keras
 
@@ -74,29 +75,46 @@ def test_deterministic_prefix_runs_once_per_example(split, rows):
 def test_mc_predict_agrees_with_separate_passes(make_model):
     model = make_model()
     reference = separate_passes(model)
-    result = kerasbio.mc_predict(model, X, samples=T, return_samples=True, verbose=0)
-    assert result.samples.shape == (len(X), T, 3)
-    standard_error = np.sqrt((reference.var(1) + result.samples.var(1)) / T)
+    result = kerasbio.mc_predict(model, X, samples=T, return_draws=True, verbose=0)
+    assert result.draws.shape == (len(X), T, 3)
+    standard_error = np.sqrt((reference.var(1) + result.draws.var(1)) / T)
     assert np.all(np.abs(result.mean - reference.mean(1)) < 5 * standard_error + 1e-6)
-    np.testing.assert_allclose(result.std, reference.std(1), rtol=0.25, atol=1e-3)
+    np.testing.assert_allclose(result.stddev, reference.std(1), rtol=0.25, atol=1e-3)
 
 
 def test_samples_are_independent_between_copies_and_identical_examples():
     model = head_dropout_model()
     twins = np.repeat(X[:1], 2, axis=0)
-    samples = kerasbio.mc_predict(model, twins, samples=50, return_samples=True, verbose=0).samples
-    assert np.all(samples.std(axis=1) > 0)
-    assert not np.allclose(samples[0], samples[1])
+    draws = kerasbio.mc_predict(model, twins, samples=50, return_draws=True, verbose=0).draws
+    assert np.all(draws.std(axis=1) > 0)
+    assert not np.allclose(draws[0], draws[1])
 
 
 def test_statistics_follow_from_the_samples():
-    result = kerasbio.mc_predict(head_dropout_model(), X, samples=20, return_samples=True,
+    result = kerasbio.mc_predict(head_dropout_model(), X, samples=20, return_draws=True,
                                  verbose=0)
-    np.testing.assert_allclose(result.mean, result.samples.mean(1), rtol=1e-6)
-    np.testing.assert_allclose(result.entropy, predictive_entropy(result.samples.mean(1)))
-    np.testing.assert_allclose(result.mutual_information, mutual_information(result.samples))
+    draws = result.draws.astype("float64")
+    np.testing.assert_allclose(result.mean, draws.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(result.stddev, draws.std(1), rtol=1e-5, atol=1e-7)
+    # Independent definitions: scipy's entropy (nats) of the mean, minus the mean entropy.
+    entropy_of_mean = scipy.stats.entropy(draws.mean(1), axis=-1)
+    mean_entropy = scipy.stats.entropy(draws, axis=-1).mean(1)
+    np.testing.assert_allclose(result.predictive_entropy, entropy_of_mean, rtol=1e-5)
+    np.testing.assert_allclose(result.mutual_information, entropy_of_mean - mean_entropy,
+                               rtol=1e-4, atol=1e-7)
     assert np.all(result.mutual_information > 0)
-    assert np.all(result.mutual_information <= result.entropy + 1e-9)
+    assert np.all(result.mutual_information <= result.predictive_entropy + 1e-9)
+
+
+def test_entropy_and_mutual_information_of_hand_computed_draws():
+    """Two draws [1, 0] and [0, 1]: mean [1/2, 1/2], entropy log 2, each draw certain (H = 0),
+    so all of it is mutual information; two identical draws have none."""
+    draws = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.5], [0.5, 0.5]]])
+    np.testing.assert_allclose(predictive_entropy(draws.mean(1)), [np.log(2), np.log(2)])
+    np.testing.assert_allclose(mutual_information(draws), [np.log(2), 0.0], atol=1e-12)
+    quarter = np.array([0.25, 0.75])
+    np.testing.assert_allclose(predictive_entropy(quarter),
+                               -(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
 
 
 def test_no_sampling_inside_keeps_batchnorm_moving_statistics():
@@ -114,17 +132,31 @@ def test_chunks_bound_the_tiled_batch():
     assert sample_chunks(7, 3) == [3, 3, 1]
     assert sample_chunks(4, 100) == [4]
     result = kerasbio.mc_predict(head_dropout_model(), X, samples=7, max_batch=3,
-                                 return_samples=True, verbose=0)
-    assert result.samples.shape == (len(X), 7, 3)
-    assert len({tuple(row) for row in result.samples[0].round(6)}) > 1
+                                 return_draws=True, verbose=0)
+    assert result.draws.shape == (len(X), 7, 3)
+    assert len({tuple(row) for row in result.draws[0].round(6)}) > 1
 
 
 def test_from_logits_averages_softmax_probabilities():
     keras.utils.set_random_seed(6)
     model = keras.Sequential([keras.Input((5,)), BernoulliDropout(0.3), keras.layers.Dense(3)])
-    result = kerasbio.mc_predict(model, X, samples=5, from_logits=True, return_samples=True,
+    result = kerasbio.mc_predict(model, X, samples=5, from_logits=True, return_draws=True,
                                  verbose=0)
-    np.testing.assert_allclose(result.samples.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(result.draws.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(result.mean, result.draws.mean(1), rtol=1e-6)
+
+
+def test_from_logits_mean_of_softmaxes_differs_from_softmax_of_mean_logits():
+    """Draws with logits [4, 0] and [0, 0]: the mean of their softmaxes is
+    [(s + 1/2) / 2, ...] with s = sigmoid(4) = 0.982, i.e. 0.741; the softmax of the mean logit
+    [2, 0] would be sigmoid(2) = 0.881."""
+    from kerasbio.mc import summarize
+
+    logits = np.array([[[4.0, 0.0], [0.0, 0.0]]])
+    result = summarize(logits, from_logits=True, return_draws=False)
+    s = 1 / (1 + np.exp(-4.0))
+    np.testing.assert_allclose(result.mean[0], [(s + 0.5) / 2, (1 - s + 0.5) / 2], rtol=1e-6)
+    assert abs(result.mean[0, 0] - 1 / (1 + np.exp(-2.0))) > 0.05
 
 
 def test_model_without_stochastic_layers_warns_and_is_deterministic():
@@ -132,7 +164,7 @@ def test_model_without_stochastic_layers_warns_and_is_deterministic():
     with pytest.warns(UserWarning, match="no kerasbio stochastic layer"):
         result = kerasbio.mc_predict(model, X, samples=4, verbose=0)
     np.testing.assert_allclose(result.mean, model.predict(X, verbose=0))
-    assert np.all(result.std == 0) and np.allclose(result.mutual_information, 0)
+    assert np.all(result.stddev == 0) and np.allclose(result.mutual_information, 0)
 
 
 def test_mc_sampling_switches_predict_and_restores_even_when_the_body_raises():
