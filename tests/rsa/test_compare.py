@@ -50,7 +50,7 @@ def test_rho_a_equals_spearman_without_ties_and_rsatoolbox_with_ties():
 def test_stacks_give_a_matrix_of_all_comparisons():
     first = np.stack([random_rdm(seed=s) for s in range(3)])
     second = np.stack([random_rdm(seed=s) for s in range(10, 12)])
-    matrix = compare(first, upper_triangle(second), "corr")
+    matrix = compare(first, upper_triangle(second), "corr", form="triangles")
     assert matrix.shape == (3, 2)
     assert matrix[2, 1] == pytest.approx(compare(first[2], second[1], "pearson"))
 
