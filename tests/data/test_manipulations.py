@@ -118,7 +118,7 @@ def test_occlusion_keeps_the_rest_and_uses_fill(images):
     (lambda x: m.salt_and_pepper(x, 1.5), "p"),
     (lambda x: m.uniform_noise(x, -0.1), "width"),
     (lambda x: m.uniform_noise(x, 0.1, contrast=2.0), "contrast"),
-    (lambda x: m.gaussian_noise(x, -1.0), "std"),
+    (lambda x: m.gaussian_noise(x, -1.0), "stddev"),
     (lambda x: m.occlude(x, "diagonal"), "kind"),
 ])
 def test_invalid_arguments_name_the_argument(images, call, argument):
