@@ -54,3 +54,31 @@ def test_export_rejects_models_with_several_outputs(tmp_path):
     model = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(2)(inputs)])
     with pytest.raises(ValueError, match="one input and one output"):
         kerasbio.export_saved_model(model, tmp_path / "served")
+
+
+class SubclassedClassifier(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.dropout = kerasbio.layers.BernoulliDropout(0.5)
+        self.head = keras.layers.Dense(3, activation="softmax")
+
+    def call(self, inputs, training=False):
+        return self.head(self.dropout(self.hidden(inputs), training=training))
+
+
+def test_subclassed_models_are_exported(tmp_path):
+    """Issue 10: export failed on models without `.inputs`/`.outputs`."""
+    keras.utils.set_random_seed(3)
+    model = SubclassedClassifier()
+    x = np.random.default_rng(4).normal(size=(4, 6)).astype("float32")
+    with pytest.raises(ValueError, match="call it once"):
+        kerasbio.export_saved_model(model, tmp_path / "unbuilt", verbose=False)
+    model(x)
+    kerasbio.export_saved_model(model, tmp_path / "served", samples=50, verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    np.testing.assert_allclose(served.serve(x).numpy(), model.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    statistics = served.mc_predict(x)
+    np.testing.assert_allclose(statistics["mean"].numpy().sum(-1), 1.0, rtol=1e-5)
+    assert np.all(statistics["stddev"].numpy() > 0)

@@ -6,6 +6,7 @@ import pytest
 import scipy.stats
 
 import keras
+import tensorflow as tf
 
 import kerasbio
 from kerasbio.layers import BernoulliDropout, GaussianDropout
@@ -191,3 +192,106 @@ def test_mc_sampling_switches_predict_and_restores_even_when_the_body_raises():
 def test_invalid_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         kerasbio.mc_predict(head_dropout_model(), X, verbose=0, **kwargs)
+
+
+class SubclassedClassifier(keras.Model):
+    """No `.inputs`/`.outputs`: mc_predict must tile its inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.dropout = BernoulliDropout(0.5, seed=3)
+        self.head = keras.layers.Dense(3, activation="softmax")
+
+    def call(self, inputs, training=False):
+        return self.head(self.dropout(self.hidden(inputs), training=training))
+
+
+def test_subclassed_models_are_sampled():
+    keras.utils.set_random_seed(7)
+    model = SubclassedClassifier()
+    model(X)
+    reference = separate_passes(model, samples=200)
+    result = kerasbio.mc_predict(model, X, samples=200, return_draws=True, verbose=0)
+    assert result.draws.shape == (len(X), 200, 3)
+    standard_error = np.sqrt((reference.var(1) + result.draws.var(1)) / 200)
+    assert np.all(np.abs(result.mean - reference.mean(1)) < 5 * standard_error + 1e-6)
+    assert np.all(result.stddev > 0)
+
+
+def deterministic_sampling_model():
+    """A sampling layer with no noise: every input type must give the same numbers."""
+    keras.utils.set_random_seed(8)
+    return keras.Sequential([keras.Input((5,)), GaussianDropout(0.0),
+                             keras.layers.Dense(3, activation="softmax")])
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    def __init__(self, x, batch):
+        super().__init__()
+        self.x, self.batch = x, batch
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch)
+
+    def __getitem__(self, index):
+        return self.x[index * self.batch:(index + 1) * self.batch], None
+
+
+@pytest.mark.parametrize("make_input", [
+    lambda: tf.data.Dataset.from_tensor_slices((X, np.zeros(len(X)))).batch(4),
+    lambda: tf.data.Dataset.from_tensor_slices(X).batch(5),
+    lambda: (X[i:i + 2] for i in range(0, len(X), 2)),
+    lambda: ArrayBatches(X, 4),
+])
+def test_datasets_generators_and_pydatasets_give_the_array_result(make_input):
+    model = deterministic_sampling_model()
+    expected = kerasbio.mc_predict(model, X, samples=3, verbose=0).mean
+    result = kerasbio.mc_predict(model, make_input(), samples=3, max_batch=6, verbose=0)
+    np.testing.assert_allclose(result.mean, expected, rtol=1e-6)
+
+
+def test_max_batch_bounds_the_rows_of_every_pass():
+    """Rows per pass (examples x draws) stay <= max_batch, whatever batch_size or T."""
+    class LargestBatch(keras.layers.Layer):
+        """Identity that records the most rows one call has seen."""
+
+        def build(self, input_shape):
+            self.rows = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, inputs):
+            rows = keras.ops.cast(keras.ops.shape(inputs)[0], "float32")
+            self.rows.assign(keras.ops.maximum(self.rows, rows))
+            return inputs
+
+    recorder = LargestBatch()
+    inputs = keras.Input((5,))
+    outputs = keras.layers.Dense(3, activation="softmax")(
+        recorder(BernoulliDropout(0.5)(inputs)))
+    model = keras.Model(inputs, outputs)
+    for samples, max_batch, batch_size in [(10, 20, 64), (7, 3, None), (4, 100, None)]:
+        recorder.rows.assign(0.0)
+        result = kerasbio.mc_predict(model, X, samples=samples, batch_size=batch_size,
+                                     max_batch=max_batch, return_draws=True, verbose=0)
+        assert result.draws.shape == (len(X), samples, 3)
+        assert 0 < float(recorder.rows) <= max_batch
+
+
+def test_regression_outputs_get_mean_and_stddev_only_with_a_warning():
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.Input((5,)), BernoulliDropout(0.5), keras.layers.Dense(1)])
+    with pytest.warns(UserWarning, match="not probabilities"):
+        result = kerasbio.mc_predict(model, X, samples=5, verbose=0)
+    assert result.mean.shape == (len(X), 1) and np.all(result.stddev >= 0)
+    assert result.predictive_entropy is None and result.mutual_information is None
+
+
+@pytest.mark.parametrize("x, kwargs, fragment", [
+    (np.zeros((0, 5), "float32"), {}, "empty"),
+    (X, {"batch_size": 0}, "`batch_size`"),
+    (X, {"samples": 2.7}, "`samples`"),
+    (iter([]), {}, "at least one example"),
+])
+def test_empty_inputs_and_bad_counts_are_refused(x, kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        kerasbio.mc_predict(head_dropout_model(), x, verbose=0, **kwargs)
