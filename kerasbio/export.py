@@ -5,12 +5,14 @@ from keras import ops
 
 import tensorflow as tf
 
-from kerasbio._core.validation import validate_range
-from kerasbio.mc import mc_sampling, sampling_model
-from kerasbio.metrics import entropy, information_gain
+from kerasbio._core.keras_internals import recorded_input_shape
+from kerasbio._core.validation import invalid_argument, validate_bool, validate_int
+from kerasbio.mc import graph_inputs, mc_sampling, sampling_model
+from kerasbio.metrics import mutual_information, predictive_entropy
 
 
-def export_saved_model(model, path, samples=10, from_logits=False, verbose=True):
+def export_saved_model(model, path, samples=10, from_logits=False, input_signature=None,
+                       verbose=True):
     """Write `model` as a SavedModel with a deterministic and an MC endpoint.
 
     Endpoints (also serving signatures) of the reloaded object
@@ -19,26 +21,32 @@ def export_saved_model(model, path, samples=10, from_logits=False, verbose=True)
       the `serving_default` signature.
     - `served.mc_predict(x)`: `samples` stochastic passes per example (every kerasbio layer
       sampling, BatchNorm at its moving statistics), returning a dict with the MC predictive
-      distribution `mean = (1/T) sum_t p_t`, `std`, the predictive `entropy` H[mean] and the
-      `mutual_information` H[mean] - mean_t H[p_t] (McClure 2018, Eq. 3.3 and ch. 4). The
+      distribution `mean = (1/T) sum_t p_t`, `stddev`, the `predictive_entropy` H[mean] and
+      the `mutual_information` H[mean] - mean_t H[p_t] (McClure 2018, Eq. 3.3 and ch. 4). The
       deterministic layers before the first stochastic one run once per example, as in
       `kerasbio.mc_predict`.
 
     The `mc` flags of the model are restored afterwards.
 
     Args:
-        model: Built single-input, single-output Keras model (probabilities, or logits with
+        model: Built single-input, single-output Keras model (functional, Sequential, or
+            subclassed and called once), giving probabilities (or logits with
             `from_logits=True`).
         path: Directory to write.
-        samples: Positive int, MC samples `T` of `mc_predict`.
-        from_logits: Apply a softmax to each sample before the statistics.
+        samples: Positive int, MC draws `T` of `mc_predict`.
+        from_logits: Apply a softmax to each draw before the statistics.
+        input_signature: Optional `tf.TensorSpec` of the input batch; by default read from the
+            model's input (or, for a subclassed model, from the shape of its first call).
         verbose: Print the endpoints written.
     """
-    samples = int(validate_range("samples", samples, low=1))
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError("export_saved_model needs a model with one input and one output; this "
-                         f"one has {len(model.inputs)} inputs and {len(model.outputs)} outputs.")
-    spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype, name="x")
+    samples = validate_int("samples", samples, low=1)
+    validate_bool("from_logits", from_logits)
+    validate_bool("verbose", verbose)
+    if not isinstance(model, keras.Model):
+        raise invalid_argument("model", "a keras.Model", model)
+    spec = input_signature or _input_spec(model)
+    if not isinstance(spec, tf.TensorSpec):
+        raise invalid_argument("input_signature", "one tf.TensorSpec (a single input)", spec)
     sampler = sampling_model(model, samples)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -47,6 +55,24 @@ def export_saved_model(model, path, samples=10, from_logits=False, verbose=True)
     archive.add_endpoint("mc_predict", with_sampling(
         model, True, lambda x: mc_statistics(sampler(x, training=False), from_logits)), [spec])
     archive.write_out(str(path), verbose=verbose)
+
+
+def _input_spec(model):
+    """The `TensorSpec` of a single-input, single-output model's input batch."""
+    inputs = graph_inputs(model)
+    if inputs is not None:
+        if len(inputs) != 1 or len(model.outputs) != 1:
+            raise ValueError(
+                "export_saved_model needs a model with one input and one output; this one has "
+                f"{len(inputs)} inputs and {len(model.outputs)} outputs.")
+        return tf.TensorSpec((None, *inputs[0].shape[1:]), inputs[0].dtype, name="x")
+    shape = recorded_input_shape(model)
+    if shape is None:
+        raise ValueError(
+            f"Cannot tell the input shape of the subclassed model '{model.name}': call it once "
+            "on a batch (or build it) before exporting, or pass `input_signature=tf.TensorSpec("
+            "(None, ...), 'float32')`.")
+    return tf.TensorSpec((None, *shape[1:]), model.input_dtype, name="x")
 
 
 def with_sampling(model, enabled, fn):
@@ -58,10 +84,11 @@ def with_sampling(model, enabled, fn):
 
 
 def mc_statistics(draws, from_logits=False):
-    """Mean, std, predictive entropy and mutual information of `(B, T, C)` sampled outputs."""
+    """Mean, stddev, predictive entropy and mutual information of `(B, T, C)` draws."""
     draws = ops.cast(draws, "float32")
     if from_logits:
         draws = ops.softmax(draws, axis=-1)
     mean = ops.mean(draws, axis=1)
-    return {"mean": mean, "std": ops.std(draws, axis=1), "entropy": entropy(mean),
-            "mutual_information": information_gain(draws, axis=1)}
+    return {"mean": mean, "stddev": ops.std(draws, axis=1),
+            "predictive_entropy": predictive_entropy(mean),
+            "mutual_information": mutual_information(draws, axis=1)}

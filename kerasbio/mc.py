@@ -15,10 +15,18 @@ import keras
 import numpy as np
 from keras import ops
 
+import tensorflow as tf
+
 from kerasbio._core import keras_internals
 from kerasbio._core.keras_internals import flatten_layers, reset_compiled_functions
-from kerasbio._core.validation import validate_range
-from kerasbio.metrics import mutual_information, predictive_entropy
+from kerasbio._core.validation import (
+    invalid_argument,
+    validate_array,
+    validate_bool,
+    validate_choice,
+    validate_int,
+)
+from kerasbio.metrics import distribution_problem, mutual_information, predictive_entropy
 
 DEFAULT_MAX_BATCH = 1024
 
@@ -29,17 +37,19 @@ class MCPrediction:
 
     Attributes:
         mean: The MC predictive distribution `(1/T) sum_t p_t`, shape `(N, ...)`.
-        std: Standard deviation of the samples, same shape.
-        entropy: Predictive entropy `H[mean]` over the last axis (nats), shape `(N, ...)`.
-        mutual_information: `H[mean] - mean_t H[p_t]`, the epistemic part of the entropy.
-        samples: The samples `(N, T, ...)` when `return_samples=True`, otherwise `None`.
+        stddev: Standard deviation of the draws, same shape.
+        predictive_entropy: `H[mean]` over the last axis (nats), shape `(N, ...)`; `None` when
+            the outputs are not probabilities (e.g. a regression output).
+        mutual_information: `H[mean] - mean_t H[p_t]`, the epistemic part of the entropy;
+            `None` when the outputs are not probabilities.
+        draws: The draws `(N, T, ...)` when `return_draws=True`, otherwise `None`.
     """
 
     mean: np.ndarray
-    std: np.ndarray
-    entropy: np.ndarray
-    mutual_information: np.ndarray
-    samples: np.ndarray = None
+    stddev: np.ndarray
+    predictive_entropy: np.ndarray = None
+    mutual_information: np.ndarray = None
+    draws: np.ndarray = None
 
 
 def is_sampling_layer(layer):
@@ -66,6 +76,9 @@ def mc_sampling(model, enabled=True):
         with kerasbio.mc_sampling(model):
             sampled = model.predict(x)      # one stochastic pass
     """
+    validate_bool("enabled", enabled)
+    if not isinstance(model, keras.layers.Layer):
+        raise invalid_argument("model", "a Keras model or layer", model)
     previous = [(layer, layer.mc) for layer in sampling_layers(model)]
     try:
         for layer, _ in previous:
@@ -106,6 +119,33 @@ class SplitSamples(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.samples, *input_shape[1:])
+
+
+class TiledModel(keras.Model):
+    """`x -> (B, T, ...)` around any single-output model (subclassed ones too): tile the
+    inputs T times, run the model, split the draws."""
+
+    def __init__(self, wrapped, samples, **kwargs):
+        super().__init__(**kwargs)
+        self.wrapped = wrapped
+        self.tile = TileSamples(samples)
+        self.split = SplitSamples(samples)
+
+    def call(self, inputs, training=False):
+        outputs = self.wrapped(keras.tree.map_structure(self.tile, inputs), training=training)
+        if len(keras.tree.flatten(outputs)) != 1:
+            raise ValueError("mc_predict supports models with one output; this model returns "
+                             f"{len(keras.tree.flatten(outputs))}. Build a model for the output "
+                             "you need.")
+        return self.split(keras.tree.flatten(outputs)[0])
+
+
+def graph_inputs(model):
+    """The symbolic inputs of a functional or Sequential model, or `None` (subclassed)."""
+    try:
+        return model.inputs or None
+    except (AttributeError, ValueError):
+        return None
 
 
 def deterministic_prefix_end(model):
@@ -150,7 +190,12 @@ def cached_sampling_model(model, samples):
 
 
 def sampling_model(model, samples):
-    """A model `x -> (B, samples, ...)`: prefix once, tile, rest of `model`, split samples."""
+    """A model `x -> (B, samples, ...)`: prefix once, tile, rest of `model`, split samples.
+
+    Subclassed models (no symbolic inputs) are wrapped whole: their inputs are tiled.
+    """
+    if graph_inputs(model) is None:
+        return TiledModel(model, samples)
     split = deterministic_prefix_end(model)
     if split is not None:
         rest = keras.Model(split, model.outputs[0])
@@ -168,7 +213,7 @@ def sample_chunks(samples, max_batch):
     return [per_pass] * (samples // per_pass) + ([samples % per_pass] if samples % per_pass else [])
 
 
-def mc_predict(model, x, samples=10, batch_size=None, return_samples=False,
+def mc_predict(model, x, samples=10, batch_size=None, return_draws=False,
                max_batch=DEFAULT_MAX_BATCH, from_logits=False, verbose="auto"):
     """Monte Carlo prediction: `samples` stochastic passes per example in batched passes.
 
@@ -178,66 +223,139 @@ def mc_predict(model, x, samples=10, batch_size=None, return_samples=False,
     batch and their output is tiled `samples` times; when the rest of the network also reads
     an earlier tensor (branches, skip connections), for multi-input splits and for subclassed
     models the inputs are tiled instead. A model without stochastic layers gives its
-    deterministic output (std and mutual information 0) with a warning.
+    deterministic output (stddev and mutual information 0) with a warning.
+
+    Memory: one pass holds at most `max_batch` rows (examples x draws), whatever `batch_size`
+    or the batches of a dataset; larger `samples` are split over several passes. A layer's
+    per-row cost multiplies by that: exact DropConnect holds a weight mask and a masked kernel
+    per row (`2 * max_batch * inputs * units` floats: 784 -> 512 units at the default 1024
+    rows is 3.3 GB), so lower `max_batch` to bound it.
+
+    Outputs that are not probabilities over the last axis (a regression output, one unit,
+    logits without `from_logits`) get `mean` and `stddev` only: `predictive_entropy` and
+    `mutual_information` are `None`, with a warning saying why.
 
     Args:
-        model: A built Keras model with a single output, probabilities over the last axis
-            (or logits with `from_logits=True`).
-        x: Input arrays (a NumPy array, or a list/dict of them for several inputs).
-        samples: Positive int, the number of MC samples `T`.
-        batch_size: Examples per step; at most (and by default) `max_batch // T`.
-        return_samples: Also return the samples `(N, T, ...)`.
-        max_batch: Upper bound on the rows of one tiled pass (examples x samples per step);
-            larger `T` is split into several passes.
-        from_logits: Apply a softmax to every sample before averaging.
+        model: A built Keras model (functional, Sequential or subclassed) with a single
+            output, probabilities over the last axis (or logits with `from_logits=True`).
+        x: What `model.predict` takes: a NumPy array or tensor (a list/dict of them for several
+            inputs), a batched `tf.data.Dataset`, a `keras.utils.PyDataset` or a generator
+            (of inputs or `(inputs, targets)` tuples; targets are ignored).
+        samples: Positive int, the number of MC draws `T`.
+        batch_size: Examples per step for arrays; at most (and by default) `max_batch // T`.
+        return_draws: Also return the draws `(N, T, ...)`.
+        max_batch: Positive int, the most rows (examples x draws) of one pass.
+        from_logits: Apply a softmax to every draw before averaging.
         verbose: Progress bar over the examples: `"auto"` or 1 (bar), 2 (end only), 0 (none).
 
     Returns:
-        An `MCPrediction` with `mean`, `std`, `entropy`, `mutual_information`, `samples`.
+        An `MCPrediction` with `mean`, `stddev`, `predictive_entropy`, `mutual_information`,
+        `draws`.
     """
-    samples = int(validate_range("samples", samples, low=1))
-    max_batch = int(validate_range("max_batch", max_batch, low=1))
-    if len(model.outputs) != 1:
+    samples = validate_int("samples", samples, low=1)
+    max_batch = validate_int("max_batch", max_batch, low=1)
+    if batch_size is not None:
+        batch_size = validate_int("batch_size", batch_size, low=1)
+    validate_bool("return_draws", return_draws)
+    validate_bool("from_logits", from_logits)
+    validate_choice("verbose", verbose, ("auto", 0, 1, 2))
+    if not isinstance(model, keras.Model):
+        raise invalid_argument("model", "a keras.Model", model)
+    inputs = graph_inputs(model)
+    if inputs is not None and len(model.outputs) != 1:
         raise ValueError("mc_predict supports models with one output; this model has "
                          f"{len(model.outputs)}. Build a model for the output you need.")
+    progress = keras.utils.Progbar(_examples(x), verbose=1 if verbose == "auto" else verbose)
     if not any(is_sampling_layer(layer) for layer in flatten_layers(model, include_self=False)):
         warnings.warn(f"Model '{model.name}' has no kerasbio stochastic layer: mc_predict "
                       "returns its deterministic output.", stacklevel=2)
-        output = model.predict(x, batch_size=batch_size, verbose=verbose)
-        draws = np.broadcast_to(output[:, None], (len(output), samples, *output.shape[1:]))
-        return summarize(draws, from_logits, return_samples)
+        output = draw_samples(model, x, [1], batch_size, max_batch, progress)
+        draws = np.broadcast_to(output, (len(output), samples, *output.shape[2:]))
+        return summarize(draws, from_logits, return_draws)
     with mc_sampling(model, True):
-        draws = [draw_samples(model, x, chunk, batch_size, max_batch, verbose)
-                 for chunk in sample_chunks(samples, max_batch)]
-    return summarize(np.concatenate(draws, axis=1), from_logits, return_samples)
+        draws = draw_samples(model, x, sample_chunks(samples, max_batch), batch_size, max_batch,
+                             progress)
+    return summarize(draws, from_logits, return_draws)
 
 
-def draw_samples(model, x, samples, batch_size, max_batch, verbose):
-    """`(N, samples, ...)` sampled outputs, `samples` copies of every batch per step.
+def draw_samples(model, x, chunks, batch_size, max_batch, progress):
+    """`(N, sum(chunks), ...)` sampled outputs: each input batch once, every chunk of draws.
 
-    Steps through the arrays with `predict_on_batch` (Keras' `predict` builds a tf.data
-    pipeline per call, which costs more than the MC passes of a small model).
+    Steps with `predict_on_batch` (Keras' `predict` builds a tf.data pipeline per call, which
+    costs more than the MC passes of a small model); one pass is at most `max_batch` rows.
     """
-    steps_batch = max(1, max_batch // samples)
-    batch_size = steps_batch if batch_size is None else min(batch_size, steps_batch)
-    sampler = cached_sampling_model(model, samples)
-    examples = len(keras.tree.flatten(x)[0])
-    progress = keras.utils.Progbar(examples, verbose=1 if verbose == "auto" else verbose)
-    outputs = []
-    for start in range(0, examples, batch_size):
-        batch = keras.tree.map_structure(lambda array: array[start:start + batch_size], x)
-        outputs.append(np.asarray(sampler.predict_on_batch(batch)))
-        if verbose:
-            progress.update(min(start + batch_size, examples))
+    step = max(1, max_batch // chunks[0])
+    step = step if batch_size is None else min(batch_size, step)
+    samplers = {chunk: cached_sampling_model(model, chunk) for chunk in set(chunks)}
+    outputs, seen = [], 0
+    for batch in input_batches(x, step):
+        outputs.append(np.concatenate(
+            [np.asarray(samplers[chunk].predict_on_batch(batch)) for chunk in chunks], axis=1))
+        seen += len(outputs[-1])
+        progress.update(seen)
+    if not outputs:
+        raise ValueError("Invalid value received for argument `x`. Expected at least one "
+                         "example. Received: no batches (an empty dataset or generator)")
     return np.concatenate(outputs)
 
 
-def summarize(draws, from_logits, return_samples):
-    """`MCPrediction` from `(N, T, ...)` draws."""
-    if from_logits:
-        draws = ops.convert_to_numpy(ops.softmax(draws, axis=-1))
+def input_batches(x, step):
+    """The inputs of `x` (arrays, dataset, PyDataset or generator) in slices of <= `step`."""
+    for batch in _source_batches(x):
+        arrays = keras.tree.map_structure(lambda value: validate_array("x", value, min_ndim=1),
+                                          batch)
+        examples = len(keras.tree.flatten(arrays)[0])
+        for start in range(0, examples, step):
+            yield keras.tree.map_structure(lambda array: array[start:start + step], arrays)
+
+
+def _source_batches(x):
+    if isinstance(x, tf.data.Dataset):
+        return (_inputs_of(element) for element in x.as_numpy_iterator())
+    if isinstance(x, keras.utils.PyDataset):
+        if x.num_batches is None:
+            raise ValueError("Invalid value received for argument `x`. Expected a finite "
+                             "PyDataset (with `__len__`). Received: an infinite PyDataset")
+        return (_inputs_of(x[index]) for index in range(x.num_batches))
+    if hasattr(x, "__next__"):
+        return (_inputs_of(element) for element in x)
+    if x is None or isinstance(x, (str, bytes)):
+        raise invalid_argument("x", "arrays, a tf.data.Dataset, a PyDataset or a generator", x)
+    return iter([x])
+
+
+def _inputs_of(element):
+    inputs, _, _ = keras.utils.unpack_x_y_sample_weight(element)
+    return inputs
+
+
+def _examples(x):
+    """The number of examples of array inputs, `None` for datasets and generators."""
+    if isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) or hasattr(x, "__next__"):
+        return None
+    leaves = keras.tree.flatten(x)
+    return len(leaves[0]) if leaves and hasattr(leaves[0], "__len__") else None
+
+
+def summarize(draws, from_logits, return_draws):
+    """`MCPrediction` from `(N, T, ...)` draws; the entropies only for probabilities."""
     draws = np.asarray(draws)
+    if from_logits:
+        if draws.ndim < 3 or draws.shape[-1] < 2:
+            raise ValueError("from_logits=True applies a softmax over the last axis, which needs "
+                             f"2 or more units; the model's output has shape {draws.shape[2:]} "
+                             "per draw. For a one-unit logit use a sigmoid, or from_logits=False.")
+        draws = ops.convert_to_numpy(ops.softmax(draws, axis=-1))
     mean = draws.mean(axis=1)
-    return MCPrediction(mean=mean, std=draws.std(axis=1), entropy=predictive_entropy(mean),
-                        mutual_information=mutual_information(draws, axis=1),
-                        samples=draws if return_samples else None)
+    result = MCPrediction(mean=mean, stddev=draws.std(axis=1),
+                          draws=draws if return_draws else None)
+    problem = ("no class axis" if draws.ndim < 3 else distribution_problem(draws))
+    if problem is not None:
+        warnings.warn(f"The model's outputs are not probabilities over the last axis ({problem})"
+                      ": mc_predict returns mean and stddev only (predictive_entropy and "
+                      "mutual_information are None). For logits pass from_logits=True.",
+                      stacklevel=3)
+        return result
+    result.predictive_entropy = predictive_entropy(mean)
+    result.mutual_information = mutual_information(draws, axis=1)
+    return result

@@ -11,20 +11,52 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
+from kerasbio._core.validation import (
+    invalid_argument,
+    validate_array,
+    validate_bool,
+    validate_range,
+)
+
 McNemarResult = collections.namedtuple("McNemarResult", ["statistic", "pvalue"])
 
 
-def _correct(y_true, predictions, argument):
-    """Boolean vector of correct predictions; (n, classes) scores are turned into labels."""
-    predictions = np.asarray(predictions)
-    if predictions.ndim == 2:
-        predictions = predictions.argmax(axis=-1)
-    y_true = np.asarray(y_true).reshape(-1)
-    if predictions.shape != y_true.shape:
+def _labels(name, values):
+    """Integer labels `(n,)` from `(n,)` or `(n, 1)` values that must be whole numbers."""
+    labels = validate_array(name, values, ndim=(1, 2))
+    labels = labels.reshape(labels.shape[0], -1)
+    if labels.shape[1] != 1 or np.any(labels != np.round(labels)):
+        raise ValueError(f"Invalid value received for argument `{name}`. Expected integer class "
+                         f"labels of shape (n,) or (n, 1). Received: an array of shape "
+                         f"{np.shape(values)} with values such as {labels.ravel()[:3]}")
+    return labels[:, 0].astype("int64")
+
+
+def _predicted_labels(name, predictions):
+    """Labels from labels `(n,)`, class scores `(n, classes)` (argmax) or a binary model's
+    probabilities of the positive class `(n, 1)` (class 1 where p > 0.5)."""
+    predictions = validate_array(name, predictions, ndim=(1, 2))
+    if predictions.ndim == 1:
+        return _labels(name, predictions)
+    if predictions.shape[1] > 1:
+        return predictions.argmax(axis=-1)
+    if predictions.min() < 0 or predictions.max() > 1:
         raise ValueError(
-            f"`{argument}` must hold one label (or one row of class scores) per example of "
-            f"`y_true`: expected {y_true.shape[0]} examples, received shape {predictions.shape}.")
-    return predictions == y_true
+            f"Invalid value received for argument `{name}`. Expected a binary model's "
+            f"probabilities in [0, 1] for shape (n, 1). Received values from "
+            f"{predictions.min():.4g} to {predictions.max():.4g}; for logits apply a sigmoid.")
+    return (predictions[:, 0] > 0.5).astype("int64")
+
+
+def _correct(y_true, predictions, argument):
+    """Boolean vector of correct predictions."""
+    labels = _labels("y_true", y_true)
+    predicted = _predicted_labels(argument, predictions)
+    if predicted.shape != labels.shape:
+        raise ValueError(
+            f"`{argument}` must hold one prediction per example of `y_true`: expected "
+            f"{labels.shape[0]} examples, received shape {np.shape(predictions)}.")
+    return predicted == labels
 
 
 def discordant_counts(y_true, pred_a, pred_b):
@@ -42,13 +74,15 @@ def mcnemar(y_true, pred_a, pred_b, exact=True):
     Edwards' continuity correction, `(|b - c| - 1)^2 / (b + c)`, on 1 degree of freedom.
 
     Args:
-        y_true: Integer labels, shape `(n,)`.
-        pred_a, pred_b: Predicted labels `(n,)` or class scores `(n, classes)`.
+        y_true: Integer labels, shape `(n,)` or `(n, 1)`.
+        pred_a, pred_b: Predicted labels `(n,)`, class scores `(n, classes)` (argmax), or a
+            binary model's probabilities `(n, 1)` (class 1 where p > 0.5).
         exact: Use the exact binomial test (the paper's choice).
 
     Returns:
         `McNemarResult(statistic, pvalue)`.
     """
+    validate_bool("exact", exact)
     b, c = discordant_counts(y_true, pred_a, pred_b)
     if b + c == 0:
         return McNemarResult(0.0, 1.0)
@@ -68,7 +102,7 @@ def mcnemar_table(y_true, predictions, exact=True, significance=0.05, formatted=
 
     Args:
         y_true: Integer labels `(n,)`.
-        predictions: Dict `{model name: labels (n,) or class scores (n, classes)}`.
+        predictions: Dict `{model name: predictions}`, each as `mcnemar`'s `pred_a`.
         exact: Exact binomial test, else chi-square with continuity correction.
         significance: Level below which an arrow is drawn.
         formatted: Return strings with arrows; `False` returns the float p-values.
@@ -76,6 +110,11 @@ def mcnemar_table(y_true, predictions, exact=True, significance=0.05, formatted=
     Returns:
         A square `pandas.DataFrame` indexed by model name.
     """
+    if not isinstance(predictions, dict) or len(predictions) < 2:
+        raise invalid_argument("predictions", "a dict of two or more models' predictions",
+                               predictions)
+    validate_range("significance", significance, 0, 1, low_open=True, high_open=True)
+    validate_bool("formatted", formatted)
     names = list(predictions)
     pvalues = pd.DataFrame(np.ones((len(names), len(names))), index=names, columns=names)
     cells = pd.DataFrame("—", index=names, columns=names)

@@ -3,8 +3,10 @@ chunking, state restoration (McClure Eq. 3.3, Table 4.2)."""
 
 import numpy as np
 import pytest
+import scipy.stats
 
 import keras
+import tensorflow as tf
 
 import kerasbio
 from kerasbio.layers import BernoulliDropout, GaussianDropout
@@ -74,29 +76,46 @@ def test_deterministic_prefix_runs_once_per_example(split, rows):
 def test_mc_predict_agrees_with_separate_passes(make_model):
     model = make_model()
     reference = separate_passes(model)
-    result = kerasbio.mc_predict(model, X, samples=T, return_samples=True, verbose=0)
-    assert result.samples.shape == (len(X), T, 3)
-    standard_error = np.sqrt((reference.var(1) + result.samples.var(1)) / T)
+    result = kerasbio.mc_predict(model, X, samples=T, return_draws=True, verbose=0)
+    assert result.draws.shape == (len(X), T, 3)
+    standard_error = np.sqrt((reference.var(1) + result.draws.var(1)) / T)
     assert np.all(np.abs(result.mean - reference.mean(1)) < 5 * standard_error + 1e-6)
-    np.testing.assert_allclose(result.std, reference.std(1), rtol=0.25, atol=1e-3)
+    np.testing.assert_allclose(result.stddev, reference.std(1), rtol=0.25, atol=1e-3)
 
 
 def test_samples_are_independent_between_copies_and_identical_examples():
     model = head_dropout_model()
     twins = np.repeat(X[:1], 2, axis=0)
-    samples = kerasbio.mc_predict(model, twins, samples=50, return_samples=True, verbose=0).samples
-    assert np.all(samples.std(axis=1) > 0)
-    assert not np.allclose(samples[0], samples[1])
+    draws = kerasbio.mc_predict(model, twins, samples=50, return_draws=True, verbose=0).draws
+    assert np.all(draws.std(axis=1) > 0)
+    assert not np.allclose(draws[0], draws[1])
 
 
 def test_statistics_follow_from_the_samples():
-    result = kerasbio.mc_predict(head_dropout_model(), X, samples=20, return_samples=True,
+    result = kerasbio.mc_predict(head_dropout_model(), X, samples=20, return_draws=True,
                                  verbose=0)
-    np.testing.assert_allclose(result.mean, result.samples.mean(1), rtol=1e-6)
-    np.testing.assert_allclose(result.entropy, predictive_entropy(result.samples.mean(1)))
-    np.testing.assert_allclose(result.mutual_information, mutual_information(result.samples))
+    draws = result.draws.astype("float64")
+    np.testing.assert_allclose(result.mean, draws.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(result.stddev, draws.std(1), rtol=1e-5, atol=1e-7)
+    # Independent definitions: scipy's entropy (nats) of the mean, minus the mean entropy.
+    entropy_of_mean = scipy.stats.entropy(draws.mean(1), axis=-1)
+    mean_entropy = scipy.stats.entropy(draws, axis=-1).mean(1)
+    np.testing.assert_allclose(result.predictive_entropy, entropy_of_mean, rtol=1e-5)
+    np.testing.assert_allclose(result.mutual_information, entropy_of_mean - mean_entropy,
+                               rtol=1e-4, atol=1e-7)
     assert np.all(result.mutual_information > 0)
-    assert np.all(result.mutual_information <= result.entropy + 1e-9)
+    assert np.all(result.mutual_information <= result.predictive_entropy + 1e-9)
+
+
+def test_entropy_and_mutual_information_of_hand_computed_draws():
+    """Two draws [1, 0] and [0, 1]: mean [1/2, 1/2], entropy log 2, each draw certain (H = 0),
+    so all of it is mutual information; two identical draws have none."""
+    draws = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.5], [0.5, 0.5]]])
+    np.testing.assert_allclose(predictive_entropy(draws.mean(1)), [np.log(2), np.log(2)])
+    np.testing.assert_allclose(mutual_information(draws), [np.log(2), 0.0], atol=1e-12)
+    quarter = np.array([0.25, 0.75])
+    np.testing.assert_allclose(predictive_entropy(quarter),
+                               -(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
 
 
 def test_no_sampling_inside_keeps_batchnorm_moving_statistics():
@@ -114,17 +133,31 @@ def test_chunks_bound_the_tiled_batch():
     assert sample_chunks(7, 3) == [3, 3, 1]
     assert sample_chunks(4, 100) == [4]
     result = kerasbio.mc_predict(head_dropout_model(), X, samples=7, max_batch=3,
-                                 return_samples=True, verbose=0)
-    assert result.samples.shape == (len(X), 7, 3)
-    assert len({tuple(row) for row in result.samples[0].round(6)}) > 1
+                                 return_draws=True, verbose=0)
+    assert result.draws.shape == (len(X), 7, 3)
+    assert len({tuple(row) for row in result.draws[0].round(6)}) > 1
 
 
 def test_from_logits_averages_softmax_probabilities():
     keras.utils.set_random_seed(6)
     model = keras.Sequential([keras.Input((5,)), BernoulliDropout(0.3), keras.layers.Dense(3)])
-    result = kerasbio.mc_predict(model, X, samples=5, from_logits=True, return_samples=True,
+    result = kerasbio.mc_predict(model, X, samples=5, from_logits=True, return_draws=True,
                                  verbose=0)
-    np.testing.assert_allclose(result.samples.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(result.draws.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(result.mean, result.draws.mean(1), rtol=1e-6)
+
+
+def test_from_logits_mean_of_softmaxes_differs_from_softmax_of_mean_logits():
+    """Draws with logits [4, 0] and [0, 0]: the mean of their softmaxes is
+    [(s + 1/2) / 2, ...] with s = sigmoid(4) = 0.982, i.e. 0.741; the softmax of the mean logit
+    [2, 0] would be sigmoid(2) = 0.881."""
+    from kerasbio.mc import summarize
+
+    logits = np.array([[[4.0, 0.0], [0.0, 0.0]]])
+    result = summarize(logits, from_logits=True, return_draws=False)
+    s = 1 / (1 + np.exp(-4.0))
+    np.testing.assert_allclose(result.mean[0], [(s + 0.5) / 2, (1 - s + 0.5) / 2], rtol=1e-6)
+    assert abs(result.mean[0, 0] - 1 / (1 + np.exp(-2.0))) > 0.05
 
 
 def test_model_without_stochastic_layers_warns_and_is_deterministic():
@@ -132,7 +165,7 @@ def test_model_without_stochastic_layers_warns_and_is_deterministic():
     with pytest.warns(UserWarning, match="no kerasbio stochastic layer"):
         result = kerasbio.mc_predict(model, X, samples=4, verbose=0)
     np.testing.assert_allclose(result.mean, model.predict(X, verbose=0))
-    assert np.all(result.std == 0) and np.allclose(result.mutual_information, 0)
+    assert np.all(result.stddev == 0) and np.allclose(result.mutual_information, 0)
 
 
 def test_mc_sampling_switches_predict_and_restores_even_when_the_body_raises():
@@ -159,3 +192,106 @@ def test_mc_sampling_switches_predict_and_restores_even_when_the_body_raises():
 def test_invalid_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         kerasbio.mc_predict(head_dropout_model(), X, verbose=0, **kwargs)
+
+
+class SubclassedClassifier(keras.Model):
+    """No `.inputs`/`.outputs`: mc_predict must tile its inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.dropout = BernoulliDropout(0.5, seed=3)
+        self.head = keras.layers.Dense(3, activation="softmax")
+
+    def call(self, inputs, training=False):
+        return self.head(self.dropout(self.hidden(inputs), training=training))
+
+
+def test_subclassed_models_are_sampled():
+    keras.utils.set_random_seed(7)
+    model = SubclassedClassifier()
+    model(X)
+    reference = separate_passes(model, samples=200)
+    result = kerasbio.mc_predict(model, X, samples=200, return_draws=True, verbose=0)
+    assert result.draws.shape == (len(X), 200, 3)
+    standard_error = np.sqrt((reference.var(1) + result.draws.var(1)) / 200)
+    assert np.all(np.abs(result.mean - reference.mean(1)) < 5 * standard_error + 1e-6)
+    assert np.all(result.stddev > 0)
+
+
+def deterministic_sampling_model():
+    """A sampling layer with no noise: every input type must give the same numbers."""
+    keras.utils.set_random_seed(8)
+    return keras.Sequential([keras.Input((5,)), GaussianDropout(0.0),
+                             keras.layers.Dense(3, activation="softmax")])
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    def __init__(self, x, batch):
+        super().__init__()
+        self.x, self.batch = x, batch
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch)
+
+    def __getitem__(self, index):
+        return self.x[index * self.batch:(index + 1) * self.batch], None
+
+
+@pytest.mark.parametrize("make_input", [
+    lambda: tf.data.Dataset.from_tensor_slices((X, np.zeros(len(X)))).batch(4),
+    lambda: tf.data.Dataset.from_tensor_slices(X).batch(5),
+    lambda: (X[i:i + 2] for i in range(0, len(X), 2)),
+    lambda: ArrayBatches(X, 4),
+])
+def test_datasets_generators_and_pydatasets_give_the_array_result(make_input):
+    model = deterministic_sampling_model()
+    expected = kerasbio.mc_predict(model, X, samples=3, verbose=0).mean
+    result = kerasbio.mc_predict(model, make_input(), samples=3, max_batch=6, verbose=0)
+    np.testing.assert_allclose(result.mean, expected, rtol=1e-6)
+
+
+def test_max_batch_bounds_the_rows_of_every_pass():
+    """Rows per pass (examples x draws) stay <= max_batch, whatever batch_size or T."""
+    class LargestBatch(keras.layers.Layer):
+        """Identity that records the most rows one call has seen."""
+
+        def build(self, input_shape):
+            self.rows = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, inputs):
+            rows = keras.ops.cast(keras.ops.shape(inputs)[0], "float32")
+            self.rows.assign(keras.ops.maximum(self.rows, rows))
+            return inputs
+
+    recorder = LargestBatch()
+    inputs = keras.Input((5,))
+    outputs = keras.layers.Dense(3, activation="softmax")(
+        recorder(BernoulliDropout(0.5)(inputs)))
+    model = keras.Model(inputs, outputs)
+    for samples, max_batch, batch_size in [(10, 20, 64), (7, 3, None), (4, 100, None)]:
+        recorder.rows.assign(0.0)
+        result = kerasbio.mc_predict(model, X, samples=samples, batch_size=batch_size,
+                                     max_batch=max_batch, return_draws=True, verbose=0)
+        assert result.draws.shape == (len(X), samples, 3)
+        assert 0 < float(recorder.rows) <= max_batch
+
+
+def test_regression_outputs_get_mean_and_stddev_only_with_a_warning():
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.Input((5,)), BernoulliDropout(0.5), keras.layers.Dense(1)])
+    with pytest.warns(UserWarning, match="not probabilities"):
+        result = kerasbio.mc_predict(model, X, samples=5, verbose=0)
+    assert result.mean.shape == (len(X), 1) and np.all(result.stddev >= 0)
+    assert result.predictive_entropy is None and result.mutual_information is None
+
+
+@pytest.mark.parametrize("x, kwargs, fragment", [
+    (np.zeros((0, 5), "float32"), {}, "empty"),
+    (X, {"batch_size": 0}, "`batch_size`"),
+    (X, {"samples": 2.7}, "`samples`"),
+    (iter([]), {}, "at least one example"),
+])
+def test_empty_inputs_and_bad_counts_are_refused(x, kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        kerasbio.mc_predict(head_dropout_model(), x, verbose=0, **kwargs)

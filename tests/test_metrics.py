@@ -116,3 +116,45 @@ def test_plot_calibration_draws_ideal_line_and_each_curve(tmp_path):
     assert [line.get_label() for line in axes.get_lines()] == ["ideal", "calibrated", "sharpened"]
     assert axes.get_xlabel() and axes.get_ylabel()
     assert (tmp_path / "calibration.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_logits_are_refused_with_a_hint_to_apply_softmax():
+    """Issue 10: logits gave an ECE of 1.394 without a word."""
+    logits = np.log(P) + 2.0
+    with pytest.raises(ValueError, match="softmax"):
+        metrics.expected_calibration_error(Y, logits)
+    with pytest.raises(ValueError, match="softmax"):
+        metrics.negative_log_likelihood(Y, P * 1.5)
+
+
+def test_one_hot_labels_equal_integer_labels_and_lengths_must_match():
+    onehot = np.eye(2)[Y]
+    for function in (metrics.expected_calibration_error, metrics.calibration_mse,
+                     metrics.negative_log_likelihood, metrics.brier_score):
+        assert function(onehot, P) == pytest.approx(function(Y, P))
+    with pytest.raises(ValueError, match="same examples"):
+        metrics.expected_calibration_error(Y[:3], P)
+    with pytest.raises(ValueError, match="class indices from 0 to 1"):
+        metrics.brier_score(Y + 1, P)
+
+
+def test_binary_probabilities_of_the_positive_class_are_two_class_distributions():
+    positive = P[:, 1:]
+    assert metrics.expected_calibration_error(Y, positive) == pytest.approx(
+        metrics.expected_calibration_error(Y, P))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_negative_log_likelihood_clips_as_scikit_learn(dtype):
+    """Issue 10: clipping at 1e-12 capped one example at 27.6 nats (4.05 vs sklearn's 4.17)."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    wrong = (labels + 1) % 3
+    probabilities = np.full((40, 3), 1e-30)
+    probabilities[np.arange(40), wrong] = 1.0
+    probabilities[:30] = np.eye(3)[labels[:30]] * 0.98 + 0.01  # most are right
+    probabilities = (probabilities / probabilities.sum(1, keepdims=True)).astype(dtype)
+    expected = sklearn_metrics.log_loss(labels, probabilities, labels=[0, 1, 2])
+    assert metrics.negative_log_likelihood(labels, probabilities) == pytest.approx(expected,
+                                                                                   rel=1e-6)

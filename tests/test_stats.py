@@ -61,3 +61,25 @@ def test_table_arrows_point_to_the_better_model():
     assert table.loc["good", "good"] == "—"
     pvalues = mcnemar_table(y, {"good": good, "bad": bad}, formatted=False)
     assert pvalues.loc["good", "bad"] == pytest.approx(mcnemar(y, good, bad).pvalue)
+
+
+def test_binary_model_probabilities_are_thresholded_not_argmaxed():
+    """Issue 10: (n, 1) outputs of a sigmoid model argmaxed to class 0 and gave p = 1."""
+    y, labels_a, labels_b = predictions_from_table(20, 25, 0, 5)
+    y = (y == 0).astype(int)  # class 1 is the true class
+    labels_a, labels_b = (labels_a == 0).astype(int), (labels_b == 0).astype(int)
+    probabilities_a = np.where(labels_a == 1, 0.9, 0.2)[:, None]
+    probabilities_b = np.where(labels_b == 1, 0.7, 0.4)[:, None]
+    expected = mcnemar(y, labels_a, labels_b)
+    assert expected.pvalue < 1e-5
+    assert mcnemar(y, probabilities_a, probabilities_b) == expected
+
+
+@pytest.mark.parametrize("predictions, fragment", [
+    (np.full((4, 1), 2.5), "apply a sigmoid"),
+    (np.array([0.2, 0.7, 0.1, 0.9]), "integer class labels"),
+    (np.array([0, 1, np.nan, 1]), "finite"),
+])
+def test_predictions_that_are_not_labels_or_probabilities_are_refused(predictions, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        mcnemar(np.array([0, 1, 0, 1]), predictions, np.array([0, 1, 1, 1]))

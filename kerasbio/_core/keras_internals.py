@@ -33,3 +33,13 @@ def reset_compiled_functions(model):
         for attribute in ("train_function", "test_function", "predict_function"):
             if getattr(layer, attribute, None) is not None:
                 setattr(layer, attribute, None)
+
+
+def recorded_input_shape(model):
+    """The input shape a built subclassed model was first called with (single input), or
+    `None` when it was never built or has several inputs."""
+    shapes = list((getattr(model, "_build_shapes_dict", None) or {}).values())
+    if len(shapes) != 1 or not isinstance(shapes[0], (tuple, list)) or not all(
+            isinstance(size, (int, type(None))) for size in shapes[0]):
+        return None
+    return tuple(shapes[0])

@@ -73,3 +73,48 @@ def _describe_range(low, high, low_open, high_open):
     if high is not None:
         parts.append(f"{'<' if high_open else '<='} {high}")
     return " and ".join(parts)
+
+
+def validate_array(name, value, ndim=None, min_ndim=None, allow_nonfinite=False,
+                   allow_empty=False):
+    """A numeric (bool, integer or float) array, returned as NumPy (tensors are converted).
+
+    `ndim` is the required rank (an int or a tuple of allowed ranks), `min_ndim` the least
+    rank. Unless allowed, NaN or inf values and empty arrays are refused.
+    """
+    import numpy as np
+
+    expected = _describe_array(ndim, min_ndim, allow_nonfinite, allow_empty)
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise _invalid_array(name, expected, f"a value NumPy cannot read ({error})") from None
+    if value is None or array.dtype.kind not in "biuf":
+        raise _invalid_array(name, expected, f"{type(value).__name__} of dtype {array.dtype}")
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    if (ranks is not None and array.ndim not in ranks) or (
+            min_ndim is not None and array.ndim < min_ndim):
+        raise _invalid_array(name, expected, f"an array of shape {array.shape}")
+    if not allow_empty and array.size == 0:
+        raise _invalid_array(name, expected, f"an empty array of shape {array.shape}")
+    if not allow_nonfinite and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise _invalid_array(name, expected, "an array with NaN or inf values")
+    return array
+
+
+def _describe_array(ndim, min_ndim, allow_nonfinite, allow_empty):
+    words = ["a", "non-empty" if not allow_empty else "", "numeric array"]
+    if isinstance(ndim, int):
+        words.append(f"of rank {ndim}")
+    elif ndim is not None:
+        words.append(f"of rank {' or '.join(str(r) for r in ndim)}")
+    elif min_ndim is not None:
+        words.append(f"of rank >= {min_ndim}")
+    if not allow_nonfinite:
+        words.append("with finite values")
+    return " ".join(word for word in words if word)
+
+
+def _invalid_array(name, expected, received):
+    return ValueError(f"Invalid value received for argument `{name}`. Expected {expected}. "
+                      f"Received: {received}")

@@ -5,7 +5,12 @@ from keras import ops
 
 import tensorflow as tf
 
-from kerasbio._core.validation import validate_range
+from kerasbio._core.validation import validate_int, validate_range
+
+
+# One generator per integer seed, kept across calls: `mixup(x, y, seed=0)` called batch after
+# batch draws a new lambda and permutation each time, the same sequence in every run.
+_SEED_GENERATORS = {}
 
 
 def mixup(x, y, alpha=0.2, seed=None):
@@ -17,15 +22,32 @@ def mixup(x, y, alpha=0.2, seed=None):
     Args:
         x: Batch of inputs; y: their one-hot labels.
         alpha: Float > 0, the Beta distribution's parameter.
-        seed: Optional integer or `keras.random.SeedGenerator`.
+        seed: `None` (fresh randomness), an integer (one generator per integer, kept across
+            calls, so successive batches differ but the sequence repeats from run to run), or a
+            `keras.random.SeedGenerator` (advanced by each call).
 
     Returns:
         `(mixed_x, mixed_y)`.
     """
     validate_range("alpha", alpha, low=0, low_open=True)
-    weight, partner = _mixing(ops.shape(x)[0], alpha, keras.random.SeedGenerator(seed)
-                              if not isinstance(seed, keras.random.SeedGenerator) else seed)
+    x, y = ops.convert_to_tensor(x), ops.convert_to_tensor(y)
+    if len(x.shape) == 0 or len(y.shape) == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"`x` and `y` must be batches of the same size. Received shapes "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}.")
+    if not keras.backend.is_float_dtype(x.dtype):
+        x = ops.cast(x, keras.backend.floatx())
+    weight, partner = _mixing(ops.shape(x)[0], alpha, _seed_generator(seed))
     return _mix(x, weight, partner), _mix(ops.cast(y, x.dtype), weight, partner)
+
+
+def _seed_generator(seed):
+    if seed is None or isinstance(seed, keras.random.SeedGenerator):
+        return keras.random.SeedGenerator(seed) if seed is None else seed
+    seed = validate_int("seed", seed, low=0)
+    if seed not in _SEED_GENERATORS:
+        with tf.init_scope():
+            _SEED_GENERATORS[seed] = keras.random.SeedGenerator(seed)
+    return _SEED_GENERATORS[seed]
 
 
 def _mixing(batch, alpha, seed):
@@ -64,7 +86,7 @@ class ManifoldMixup(keras.Model):
             raise ValueError("Invalid value received for argument `network`. Expected a "
                              f"keras.Sequential model. Received: network={network!r}")
         for index in mix_layers:
-            validate_range("mix_layers", index, low=0, high=len(network.layers) - 1)
+            validate_int("mix_layers", index, low=0, high=len(network.layers) - 1)
         self.network = network
         self.mix_layers = tuple(int(index) for index in mix_layers)
         self.alpha = validate_range("alpha", alpha, low=0, low_open=True)

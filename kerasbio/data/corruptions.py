@@ -2,8 +2,8 @@
 
 The severity parameters are those of Hendrycks' `make_cifar_c.py` for 32x32 CIFAR images (not
 the ImageNet-C ones), listed in `SEVERITIES`; Dutta 2019 (section 2.4.4) evaluates on this set.
-Differences from that script: images stay float in [0, 1] (no rounding to uint8 between steps,
-except around JPEG coding), the HSV conversions use `tf.image`, and pixelate applies Pillow's
+Differences from that script: images are computed as floats in [0, 1] (no rounding to uint8
+between steps, except around JPEG coding; uint8 input is rounded once at the end), the HSV conversions use `tf.image`, and pixelate applies Pillow's
 BOX filter to float images. Grey images (one channel) work for every corruption but saturate.
 """
 
@@ -14,13 +14,14 @@ import numpy as np
 import tensorflow as tf
 from scipy import ndimage
 
-from kerasbio._core.validation import validate_choice
+from kerasbio._core.validation import validate_choice, validate_int
+from kerasbio.data._checks import restore_images, seeded_rng, unit_images
 
 SEVERITIES = {
-    "gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),  # noise std
+    "gaussian_noise": (0.04, 0.06, 0.08, 0.09, 0.10),  # noise stddev
     "shot_noise": (500, 250, 100, 75, 50),  # photons at full intensity
     "impulse_noise": (0.01, 0.02, 0.03, 0.05, 0.07),  # fraction of salt-and-pepper values
-    "speckle_noise": (0.06, 0.10, 0.12, 0.16, 0.20),  # multiplicative noise std
+    "speckle_noise": (0.06, 0.10, 0.12, 0.16, 0.20),  # multiplicative noise stddev
     "gaussian_blur": (0.4, 0.6, 0.7, 0.8, 1.0),  # blur sigma in pixels
     "defocus_blur": ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)),  # radius, alias
     "zoom_blur": (1.06, 1.11, 1.16, 1.21, 1.26),  # averages zooms np.arange(1, this, 0.01)
@@ -38,29 +39,30 @@ def corruptions():
 
 
 def corrupt(x, name, severity, seed=None):
-    """Apply CIFAR-10-C corruption `name` at `severity` (1-5) to float images in [0, 1].
+    """Apply CIFAR-10-C corruption `name` at `severity` (1-5) to images.
 
     Args:
-        x: Images `(n, height, width, channels)` or one image `(height, width, channels)`.
+        x: Images `(n, height, width, channels)` or one image `(height, width, channels)`,
+            float in [0, 1] or uint8 in 0-255 (returned as uint8, rounded).
         name: One of `corruptions()`.
         severity: Integer 1-5; the parameter is `SEVERITIES[name][severity - 1]`.
         seed: Optional integer seed for the noise corruptions.
 
     Returns:
-        The corrupted images, same shape and dtype as `x`, in [0, 1].
+        The corrupted images, same shape and dtype as `x`, in [0, 1] (uint8: 0-255).
     """
     validate_choice("name", name, corruptions())
-    validate_choice("severity", severity, (1, 2, 3, 4, 5))
-    x = np.asarray(x)
+    validate_int("severity", severity, low=1, high=5)
+    x, dtype = unit_images("x", x)
     batch = x if x.ndim == 4 else x[None]
     parameter = SEVERITIES[name][severity - 1]
-    out = _CORRUPTIONS[name](batch.astype(np.float64), parameter, np.random.default_rng(seed))
-    out = np.clip(out, 0, 1).astype(x.dtype)
+    out = restore_images(np.clip(_CORRUPTIONS[name](batch, parameter, seeded_rng(seed)), 0, 1),
+                         dtype)
     return out if x.ndim == 4 else out[0]
 
 
-def _gaussian_noise(x, std, rng):
-    return x + rng.normal(scale=std, size=x.shape)
+def _gaussian_noise(x, stddev, rng):
+    return x + rng.normal(scale=stddev, size=x.shape)
 
 
 def _shot_noise(x, photons, rng):
@@ -74,8 +76,8 @@ def _impulse_noise(x, amount, rng):
     return np.where(flipped, salt.astype(x.dtype), x)
 
 
-def _speckle_noise(x, std, rng):
-    return x + x * rng.normal(scale=std, size=x.shape)
+def _speckle_noise(x, stddev, rng):
+    return x + x * rng.normal(scale=stddev, size=x.shape)
 
 
 def _gaussian_blur(x, sigma, rng):
@@ -91,7 +93,7 @@ def _defocus_blur(x, parameter, rng):
 
 def defocus_kernel(radius, alias_blur):
     """Hendrycks' anti-aliased disk: a 17x17 disk of `radius`, normalised, then blurred by a 3x3
-    Gaussian of std `alias_blur` (OpenCV's `GaussianBlur`, edges reflected without repetition)."""
+    Gaussian of stddev `alias_blur` (OpenCV's `GaussianBlur`, edges reflected without repetition)."""
     half = max(8, int(np.ceil(radius)))
     grid = np.arange(-half, half + 1)
     disk = (grid[:, None] ** 2 + grid[None, :] ** 2 <= radius ** 2).astype(np.float64)

@@ -7,11 +7,27 @@ already prepared in `data_dir`: offline TFDS otherwise retries for minutes befor
 """
 
 import os
+import socket
+import threading
 
 import numpy as np
 import tensorflow as tf
 
-from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.validation import (
+    invalid_argument,
+    validate_array,
+    validate_bool,
+    validate_choice,
+    validate_int,
+    validate_range,
+)
+from kerasbio.data._checks import (
+    class_labels,
+    matching_examples,
+    restore_images,
+    seeded_rng,
+    unit_images,
+)
 
 TFDS_NAMES = ("mnist", "cifar10", "cifar100")
 CORRUPTED_PREFIX = "cifar10_corrupted/"
@@ -19,6 +35,9 @@ SPLITS = ("train", "validation", "test")
 DEFAULT_VALIDATION = {"digits": 300, "mnist": 10000, "cifar10": 10000, "cifar100": 10000}
 DIGITS_TEST_SIZE = 360
 DIGITS_ORDER_SEED = 0
+# Where TFDS downloads from (its GCS mirror); checked before a download, with this timeout.
+DOWNLOAD_HOST = "storage.googleapis.com"
+NETWORK_TIMEOUT_S = 3.0
 
 
 def load(name="digits", split="train", data_dir=None, validation=None, shape=None, fit="resize",
@@ -40,13 +59,24 @@ def load(name="digits", split="train", data_dir=None, validation=None, shape=Non
         shape: Optional `(height, width, channels)` to convert the images to (see `fit_images`).
         fit: `"resize"` (bilinear) or `"pad"` (zero padding around the centre), used with `shape`.
         as_dataset: If `True`, return an unbatched `tf.data.Dataset` of `(image, label)`.
-        download: If `True`, let TFDS download and prepare a missing data set (needs network).
+        download: If `True`, let TFDS download and prepare a missing data set. Network access
+            is checked first (a 3 s connection to TFDS' server; skipped behind an HTTPS proxy),
+            so offline it fails at once instead of after minutes of retries.
 
     Returns:
         `(x, y)` NumPy arrays (`x` float32 of shape `(n, h, w, c)`, `y` int32), or a dataset.
     """
+    if not isinstance(name, str):
+        raise invalid_argument("name", "a data set name (str)", name)
     validate_choice("split", split, SPLITS)
     validate_choice("fit", fit, ("resize", "pad"))
+    shape = None if shape is None else _validate_shape(shape)
+    validate_bool("as_dataset", as_dataset)
+    validate_bool("download", download)
+    if validation is not None:
+        validate_int("validation", validation, low=0)
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise invalid_argument("data_dir", "a directory path or None", data_dir)
     if name == "digits":
         x, y = _digits_split(split, _validation_size(name, validation))
         dataset = tf.data.Dataset.from_tensor_slices((x, y))
@@ -65,10 +95,27 @@ def fit_images(images, shape, fit="resize"):
     Channels: grey to RGB repeats the channel, RGB to grey takes the luminance. Size:
     `"resize"` interpolates bilinearly (with antialiasing when shrinking); `"pad"` centres the
     image on a black canvas (e.g. 8x8 digits in a 28x28 frame, like MNIST's padded digits).
-    Returns a float32 NumPy array.
+    Float images in [0, 1] give float32; uint8 images give uint8 (rounded).
     """
     validate_choice("fit", fit, ("resize", "pad"))
-    return _fit_tensor(tf.convert_to_tensor(images, tf.float32), shape, fit).numpy()
+    shape = _validate_shape(shape)
+    images, dtype = unit_images("images", images)
+    fitted = _fit_tensor(tf.convert_to_tensor(images, tf.float32), shape, fit).numpy()
+    return restore_images(fitted, np.float32 if dtype != np.uint8 else dtype)
+
+
+def _validate_shape(shape):
+    """`(height, width, channels)`: positive integers, 1 or 3 channels; returned as a tuple."""
+    expected = "a (height, width, channels) tuple of positive integers with 1 or 3 channels"
+    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+        raise invalid_argument("shape", expected, shape)
+    try:
+        height, width, channels = (validate_int("shape", size, low=1) for size in shape)
+    except ValueError:
+        raise invalid_argument("shape", expected, shape) from None
+    if channels not in (1, 3):
+        raise invalid_argument("shape", expected, shape)
+    return height, width, channels
 
 
 def _fit_tensor(images, shape, fit):
@@ -115,7 +162,7 @@ def _to_arrays(dataset):
 def _validation_size(name, validation):
     if validation is None:
         return DEFAULT_VALIDATION.get(name, 0)
-    return int(validate_range("validation", validation, low=0))
+    return validate_int("validation", validation, low=0)
 
 
 def _digits_split(split, validation):
@@ -169,6 +216,7 @@ def tfds_builder(name, data_dir=None, download=False):
 
     Without `download`, this never touches the network: a data set that is not prepared in
     `data_dir` raises a `FileNotFoundError` saying where TFDS looked and how to place the files.
+    With `download`, an unreachable network raises a `ConnectionError` within seconds.
     """
     import tensorflow_datasets as tfds
 
@@ -177,8 +225,34 @@ def tfds_builder(name, data_dir=None, download=False):
     if not builder.is_prepared():
         if not download:
             raise FileNotFoundError(_missing_message(name, builder))
+        if not _behind_proxy() and not network_reachable(DOWNLOAD_HOST):
+            raise ConnectionError(
+                f"Cannot download {name!r}: the TFDS server {DOWNLOAD_HOST} is not reachable "
+                f"(no network?). " + _missing_message(name, builder))
         builder.download_and_prepare()
     return builder
+
+
+def network_reachable(host, port=443, timeout=NETWORK_TIMEOUT_S):
+    """Whether a TCP connection to `host:port` opens within about `timeout` seconds (name
+    resolution included: it runs in a thread that is abandoned when it takes too long)."""
+    outcome = []
+
+    def connect():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(True)
+        except OSError:
+            outcome.append(False)
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return bool(outcome and outcome[0])
+
+
+def _behind_proxy():
+    return any(os.environ.get(key) for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY"))
 
 
 def _check_name(name):
@@ -205,19 +279,22 @@ def _missing_message(name, builder):
 
 
 def standardize_channels(x, reference=None):
-    """Per-channel standardization `(x - mean_c) / std_c`, statistics taken from `reference`.
+    """Per-channel standardization `(x - mean_c) / stddev_c`, statistics from `reference`.
 
     Compute the statistics on the training images and pass them as `reference` when
-    standardizing validation or test images (default: `x` itself).
+    standardizing validation or test images (default: `x` itself). Any numeric images (uint8
+    too); returns float32.
     """
-    x = np.asarray(x)
-    mean, std = channel_statistics(x if reference is None else reference)
-    return ((x - mean) / np.maximum(std, 1e-8)).astype(np.float32)
+    x = validate_array("x", x, min_ndim=2)
+    mean, stddev = channel_statistics(x if reference is None else reference)
+    if mean.shape != x.shape[-1:]:
+        raise ValueError(f"`reference` has {mean.shape[0]} channels and `x` {x.shape[-1]}.")
+    return ((x - mean) / np.maximum(stddev, 1e-8)).astype(np.float32)
 
 
 def channel_statistics(x):
     """Per-channel mean and standard deviation (float64) over all images and pixels of `x`."""
-    x = np.asarray(x)
+    x = validate_array("x", x, min_ndim=2)
     axes = tuple(range(x.ndim - 1))
     return x.mean(axis=axes, dtype=np.float64), x.std(axis=axes, dtype=np.float64)
 
@@ -228,7 +305,10 @@ def global_contrast_normalize(x, scale=1.0, bias=0.0, epsilon=1e-8):
     `x' = scale * (x - mean(x)) / max(epsilon, sqrt(bias + mean((x - mean(x))^2)))`, with the
     means over all pixels and channels of each image (McClure & Kriegeskorte 2016, section 3.2).
     """
-    x = np.asarray(x, dtype=np.float64)
+    validate_range("scale", scale)
+    validate_range("bias", bias, low=0)
+    validate_range("epsilon", epsilon, low=0, low_open=True)
+    x = validate_array("x", x, min_ndim=2).astype(np.float64)
     axes = tuple(range(1, x.ndim))
     centred = x - x.mean(axis=axes, keepdims=True)
     norm = np.sqrt(bias + (centred ** 2).mean(axis=axes, keepdims=True))
@@ -241,9 +321,14 @@ def class_subset(x, y, n_classes=None, examples_per_class=None, seed=None):
     Tsvetkov et al. 2020, Experiment 2 (classes 10 to 2, 1000 to 10 examples per class). The
     result is ordered by class; shuffle it (or let `fit` shuffle) before training.
     """
-    y = np.asarray(y)
-    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
-    rng = np.random.default_rng(seed)
+    y = class_labels("y", y)
+    x = validate_array("x", x, min_ndim=1)
+    matching_examples(x, y)
+    n_classes = int(y.max()) + 1 if n_classes is None else validate_int("n_classes", n_classes,
+                                                                         low=1)
+    if examples_per_class is not None:
+        validate_int("examples_per_class", examples_per_class, low=1)
+    rng = seeded_rng(seed)
     chosen = []
     for label in range(n_classes):
         members = np.flatnonzero(y == label)
@@ -267,8 +352,13 @@ def class_disjoint_split(x, y, classes, relabel=True):
     Returns:
         `((x_in, y_in), (x_out, y_out))`.
     """
-    y = np.asarray(y)
-    inside = np.isin(y, list(classes))
+    y = class_labels("y", y)
+    x = validate_array("x", x, min_ndim=1)
+    matching_examples(x, y)
+    classes = class_labels("classes", list(classes) if isinstance(classes, (set, range))
+                           else classes)
+    validate_bool("relabel", relabel)
+    inside = np.isin(y, classes)
     parts = []
     for mask in (inside, ~inside):
         labels = y[mask]

@@ -18,13 +18,13 @@ NOISE_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 def manipulation_rows(image, seed=0):
     """`[(row name, [(column label, manipulated image), ...]), ...]` for one `(h, w, c)` image.
 
-    Rows: Gaussian noise (std), Geirhos' uniform noise (width) and salt-and-pepper (p) at
+    Rows: Gaussian noise (stddev), Geirhos' uniform noise (width) and salt-and-pepper (p) at
     0-0.5, Dutta's six occlusions, and each CIFAR-10-C corruption at severities 1-5 (saturate
     only for RGB images).
     """
     image = np.asarray(image, dtype=np.float32)
     rows = [
-        ("Gaussian noise", [(f"std {s:g}", gaussian_noise(image, s, seed=seed, clip=True))
+        ("Gaussian noise", [(f"stddev {s:g}", gaussian_noise(image, s, seed=seed, clip=True))
                             for s in NOISE_LEVELS]),
         ("uniform noise", [(f"width {w:g}", uniform_noise(image, w, seed=seed))
                            for w in NOISE_LEVELS]),

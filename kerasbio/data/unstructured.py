@@ -2,14 +2,16 @@
 
 Zhang et al. 2017 ("Understanding deep learning requires rethinking generalization") define the
 corrupted labels and the shuffled/random pixels; Tsvetkov et al. 2020 (Materials) the random
-images whose pixels follow a Gaussian with the data set's per-channel mean and std.
-All functions take NumPy arrays and a seed, and return new arrays.
+images whose pixels follow a Gaussian with the data set's per-channel mean and stddev.
+All functions take NumPy arrays and a seed, and return new arrays. Images keep their dtype
+(uint8 too; `gaussian_pixels` follows the dtype of `like`, uint8 rounded and clipped to 0-255).
 """
 
 import numpy as np
 
+from kerasbio._core.validation import validate_array, validate_int, validate_range
+from kerasbio.data._checks import class_labels, seeded_rng
 from kerasbio.data.datasets import channel_statistics
-from kerasbio._core.validation import validate_range
 
 
 def randomize_labels(y, fraction=1.0, seed=None, n_classes=None):
@@ -26,9 +28,10 @@ def randomize_labels(y, fraction=1.0, seed=None, n_classes=None):
         n_classes: Number of classes (default `max(y) + 1`).
     """
     validate_range("fraction", fraction, 0, 1)
-    y = np.asarray(y)
-    n_classes = int(y.max()) + 1 if n_classes is None else n_classes
-    rng = np.random.default_rng(seed)
+    y = class_labels("y", y)
+    n_classes = int(y.max()) + 1 if n_classes is None else validate_int("n_classes", n_classes,
+                                                                         low=1)
+    rng = seeded_rng(seed)
     chosen = rng.random(y.shape) < fraction
     return np.where(chosen, rng.integers(0, n_classes, size=y.shape), y).astype(y.dtype)
 
@@ -38,12 +41,11 @@ def permute_labels(y, seed=None):
 
     This is how the capacity study (Tsvetkov et al. 2020) randomizes labels.
     """
-    y = np.asarray(y)
-    return np.random.default_rng(seed).permutation(y)
+    return seeded_rng(seed).permutation(class_labels("y", y))
 
 
 def gaussian_pixels(like, n=None, seed=None):
-    """Random images, each pixel drawn from `N(mean_c, std_c^2)` of its channel `c` in `like`.
+    """Random images, each pixel drawn from `N(mean_c, stddev_c^2)` of its channel `c` in `like`.
 
     Tsvetkov et al. 2020, Materials: "sampling pixel values from a Gaussian distribution with a
     mean and standard deviation matching those of CIFAR10, calculated independently for each
@@ -55,13 +57,16 @@ def gaussian_pixels(like, n=None, seed=None):
         seed: Optional integer seed.
 
     Returns:
-        float32 array `(n, height, width, channels)`.
+        Array `(n, height, width, channels)`: float32, or uint8 (rounded, clipped to 0-255, so
+        the tails differ from the Gaussian) when `like` is uint8.
     """
-    like = np.asarray(like)
-    n = len(like) if n is None else n
-    mean, std = channel_statistics(like)
-    rng = np.random.default_rng(seed)
-    return (mean + std * rng.standard_normal((n, *like.shape[1:]))).astype(np.float32)
+    like = validate_array("like", like, ndim=4)
+    n = len(like) if n is None else validate_int("n", n, low=1)
+    mean, stddev = channel_statistics(like)
+    pixels = mean + stddev * seeded_rng(seed).standard_normal((n, *like.shape[1:]))
+    if like.dtype == np.uint8:
+        return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    return pixels.astype(np.float32)
 
 
 def shuffled_pixels(x, seed=None):
@@ -69,24 +74,21 @@ def shuffled_pixels(x, seed=None):
 
     The channels of a pixel move together; the images keep their labels.
     """
-    x = np.asarray(x)
+    x = validate_array("x", x, ndim=4)
     flat = _flatten_pixels(x)
-    order = np.random.default_rng(seed).permutation(flat.shape[1])
+    order = seeded_rng(seed).permutation(flat.shape[1])
     return flat[:, order].reshape(x.shape)
 
 
 def random_pixels(x, seed=None):
     """Zhang's "random pixels": an independent random permutation of pixel positions per image."""
-    x = np.asarray(x)
+    x = validate_array("x", x, ndim=4)
     flat = _flatten_pixels(x)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     orders = np.argsort(rng.random(flat.shape[:2]), axis=1)
     return np.take_along_axis(flat, orders[..., None], axis=1).reshape(x.shape)
 
 
 def _flatten_pixels(x):
     """`(n, h, w, c)` -> `(n, h * w, c)`."""
-    if x.ndim != 4:
-        raise ValueError(f"Expected images of shape (n, height, width, channels). "
-                         f"Received: shape={x.shape}")
     return x.reshape(len(x), -1, x.shape[-1])

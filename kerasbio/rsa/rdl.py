@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_int, validate_range
 from kerasbio._core.seeds import ReplicaSeedGenerator
 from kerasbio.rsa.rdm import METRICS, rdm
 
@@ -56,9 +56,12 @@ def rdl_loss(student_rdm, target_rdm, mask):
     """E_aux (Eq. 2) over the pairs in `mask`: the mean of (RDM_ij - T_ij)^2 over those pairs.
 
     With all pairs i < j this is Eq. 2; with a uniform random subset P it is an unbiased
-    estimate of it (Eq. 4).
+    estimate of it (Eq. 4). Missing target cells (NaN, e.g. in a brain RDM) are left out.
     """
-    squared = ops.square(student_rdm - ops.cast(target_rdm, student_rdm.dtype))
+    target_rdm = ops.cast(target_rdm, student_rdm.dtype)
+    present = ops.logical_not(ops.isnan(target_rdm))
+    mask = mask * ops.cast(present, mask.dtype)
+    squared = ops.square(student_rdm - ops.where(present, target_rdm, student_rdm))
     return ops.sum(squared * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
@@ -94,7 +97,8 @@ class RDL(keras.Model):
         student: Built functional or Sequential model; trained in place (`.student`).
         teacher: Frozen reference model taking the same inputs (teacher mode).
         layers: Dict mapping student layer names to teacher layer names (teacher mode).
-        targets: Dict mapping student layer names to `(N, N)` target RDMs (target mode).
+        targets: Dict mapping student layer names to `(N, N)` target RDMs (target mode);
+            NaN cells are missing and left out of the loss.
         alpha: Float >= 0, initial weight of the RDL losses; the non-trainable variable
             `.alpha`, set per epoch by `kerasbio.callbacks.AlphaDecay`.
         pair_fraction: Float in (0, 1], fraction of the n (n - 1) / 2 pairs used per step
@@ -118,10 +122,10 @@ class RDL(keras.Model):
         validate_choice("metric", metric, METRICS)
         validate_range("alpha", alpha, low=0)
         validate_range("pair_fraction", pair_fraction, low=0, high=1, low_open=True)
-        if pairs is not None and (int(pairs) != pairs or pairs < 1):
-            raise ValueError(
-                f"Invalid value received for argument `pairs`. Expected a positive integer or "
-                f"None. Received: pairs={pairs}")
+        if pairs is not None:
+            validate_int("pairs", pairs, low=1)
+        if seed is not None:
+            validate_int("seed", seed, low=0)
         self.student = student
         self.teacher = teacher
         self.layer_pairs = self._validate_layers(layers, teacher)
@@ -170,6 +174,10 @@ class RDL(keras.Model):
                 raise ValueError(
                     f"Invalid value received for argument `targets`. The target RDM of "
                     f"{name!r} must be square (N, N). Received shape {array.shape}.")
+            if np.any(np.isinf(array)):
+                raise ValueError(
+                    f"Invalid value received for argument `targets`. The target RDM of "
+                    f"{name!r} holds inf values; use NaN for missing cells.")
         return arrays
 
     def _split_inputs(self, inputs):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasbio._core.validation import validate_choice
+from kerasbio._core.validation import validate_array, validate_choice, validate_int
 
 METRICS = ("euclidean", "sqeuclidean", "mse", "correlation", "cosine")
 
@@ -23,7 +23,12 @@ RSATOOLBOX_MEASURES = {
 
 
 def _flatten_features(features, batch_dims):
-    """(*batch, n, *feature_dims) -> (*batch, n, d) in float32 (float64 stays float64)."""
+    """(*batch, n, *feature_dims) -> (*batch, n, d): NumPy input in float64, tensors in float32
+    (float64 tensors stay float64)."""
+    if isinstance(features, (np.ndarray, list, tuple)):
+        features = ops.convert_to_tensor(validate_array(
+            "features", features, min_ndim=batch_dims + 1, allow_nonfinite=True,
+            allow_empty=True).astype("float64"))
     features = ops.convert_to_tensor(features)
     if keras.backend.standardize_dtype(features.dtype) != "float64":
         features = ops.cast(features, "float32")
@@ -35,33 +40,54 @@ def _flatten_features(features, batch_dims):
     return ops.reshape(features, (*shape[:batch_dims + 1], -1))
 
 
-def _gram_squared_distances(features):
-    """||f_i - f_j||^2 = |f_i|^2 + |f_j|^2 - 2 f_i.f_j, on centred features (less cancellation)."""
-    centred = features - ops.mean(features, axis=-2, keepdims=True)
-    norms = ops.sum(ops.square(centred), axis=-1)
-    gram = ops.matmul(centred, ops.swapaxes(centred, -1, -2))
+def _gram_squared_distances(vectors):
+    """||v_i - v_j||^2 = G_ii + G_jj - 2 G_ij from the Gram matrix G (one matrix product).
+
+    The squared norms are read from G's own diagonal, so identical rows give exactly 0;
+    rounding below 0 is clamped.
+    """
+    gram = ops.matmul(vectors, ops.swapaxes(vectors, -1, -2))
+    norms = ops.diagonal(gram, axis1=-2, axis2=-1)
     squared = ops.expand_dims(norms, -1) + ops.expand_dims(norms, -2) - 2.0 * gram
-    return _zero_diagonal(ops.maximum(squared, 0.0))
-
-
-def _zero_diagonal(matrix):
-    n = ops.shape(matrix)[-1]
-    return matrix * (1.0 - ops.eye(n, dtype=matrix.dtype))
+    return ops.maximum(squared, 0.0)
 
 
 def _cosine_distances(features):
-    """1 - f_i.f_j / (|f_i| |f_j|), normalised on the Gram matrix (one pass over the features);
-    a zero vector gets distance 1 to everything else."""
-    gram = ops.matmul(features, ops.swapaxes(features, -1, -2))
-    norms = ops.sqrt(ops.maximum(ops.diagonal(gram, axis1=-2, axis2=-1), 0.0))
-    scale = ops.maximum(ops.expand_dims(norms, -1) * ops.expand_dims(norms, -2), 1e-12)
-    return _zero_diagonal(1.0 - gram / scale)
+    """1 - cos(f_i, f_j) = ||u_i - u_j||^2 / 2 for the unit vectors u, clamped to [0, 2]."""
+    norms = ops.sqrt(ops.sum(ops.square(features), axis=-1, keepdims=True))
+    units = features / ops.where(norms > 0, norms, ops.ones_like(norms))
+    return ops.minimum(_gram_squared_distances(units) / 2.0, 2.0)
 
 
 def _safe_sqrt(squared):
     """sqrt with a zero (not infinite) gradient at 0, e.g. on the diagonal."""
     positive = squared > 0
     return ops.where(positive, ops.sqrt(ops.where(positive, squared, 1.0)), 0.0)
+
+
+def _undefined_rows(features, metric):
+    """(*batch, n) True where a row's distances are undefined: NaN or inf values, and for
+    "correlation" a constant row, for "cosine" a zero row."""
+    undefined = ops.logical_not(ops.all(ops.isfinite(features), axis=-1))
+    if metric == "correlation":
+        undefined = undefined | ops.all(features == features[..., :1], axis=-1)
+    if metric == "cosine":
+        undefined = undefined | ops.all(features == 0, axis=-1)
+    return undefined
+
+
+def _distances(features, metric):
+    if metric == "correlation":
+        return _cosine_distances(features - ops.mean(features, axis=-1, keepdims=True))
+    if metric == "cosine":
+        return _cosine_distances(features)
+    # Centring removes the features' common offset: less cancellation in the Gram products.
+    squared = _gram_squared_distances(features - ops.mean(features, axis=-2, keepdims=True))
+    if metric == "euclidean":
+        return _safe_sqrt(squared)
+    if metric == "mse":
+        return squared / ops.cast(ops.shape(features)[-1], squared.dtype)
+    return squared
 
 
 def rdm(features, metric="euclidean", batch_dims=0):
@@ -71,28 +97,37 @@ def rdm(features, metric="euclidean", batch_dims=0):
     `"sqeuclidean"` `||a - b||^2`; `"euclidean"` `||a - b||`; `"mse"` `||a - b||^2 / d` (the
     paper's choice for RDL; rsatoolbox's `"euclidean"`); `"correlation"` `1 - pearson(a, b)`;
     `"cosine"` `1 - a.b / (|a| |b|)`. Differentiable (the euclidean gradient is 0 where the
-    distance is 0). Computed in float32 (float64 inputs stay float64).
+    distance is 0).
+
+    Precision: NumPy input is computed in float64, tensors in float32 (float64 tensors stay
+    float64). Distances come from Gram matrices of centred features: identical rows are exactly
+    0 apart and no distance is negative; in float32 a squared distance is accurate to about
+    `1e-6 (|a_c|^2 + |b_c|^2)`, `a_c` the centred row, so near-duplicate rows with large norms
+    have a relative error that grows as their distance shrinks (use float64 for those).
+
+    Undefined distances are NaN, in the row and column of the input concerned (the diagonal
+    stays 0, as scipy's `squareform(pdist(...))`): a row holding NaN or inf, under
+    `"correlation"` a constant row, under `"cosine"` a zero row.
 
     Args:
         features: Tensor or array of shape `(*batch, n, *feature_dims)`.
         metric: One of `"euclidean"`, `"sqeuclidean"`, `"mse"`, `"correlation"`, `"cosine"`.
-        batch_dims: Number of leading batch dimensions (each gets its own RDM).
+        batch_dims: Non-negative int, the leading batch dimensions (each gets its own RDM).
 
     Returns:
         Tensor of shape `(*batch, n, n)`, symmetric with a zero diagonal.
     """
     validate_choice("metric", metric, METRICS)
+    validate_int("batch_dims", batch_dims, low=0)
     features = _flatten_features(features, batch_dims)
-    if metric == "correlation":
-        return _cosine_distances(features - ops.mean(features, axis=-1, keepdims=True))
-    if metric == "cosine":
-        return _cosine_distances(features)
-    squared = _gram_squared_distances(features)
-    if metric == "euclidean":
-        return _safe_sqrt(squared)
-    if metric == "mse":
-        return squared / ops.cast(ops.shape(features)[-1], squared.dtype)
-    return squared
+    undefined = _undefined_rows(features, metric)
+    clean = ops.where(ops.expand_dims(undefined, -1), ops.zeros_like(features), features)
+    distances = _distances(clean, metric)
+    n = ops.shape(distances)[-1]
+    off_diagonal = ops.logical_not(ops.eye(n, dtype="bool"))
+    missing = (ops.expand_dims(undefined, -1) | ops.expand_dims(undefined, -2)) & off_diagonal
+    nan = ops.full_like(distances, float("nan"))
+    return ops.where(missing, nan, ops.where(off_diagonal, distances, ops.zeros_like(distances)))
 
 
 def upper_triangle(rdms):

@@ -1,5 +1,7 @@
 """Correlation analysis (Dutta ch. 3) and the mixup utilities."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -135,3 +137,16 @@ def test_manifold_mixup_validates_its_arguments():
         analysis.ManifoldMixup(keras.layers.Dense(2))
     with pytest.raises(ValueError, match="`alpha`"):
         analysis.mixup(np.ones((2, 2)), np.ones((2, 2)), alpha=0.0)
+
+
+def test_mixup_with_an_integer_seed_draws_anew_each_call_and_repeats_across_runs(monkeypatch):
+    """Issue 10: `mixup(x, y, seed=0)` gave every batch the same lambda and permutation."""
+    mixup_module = importlib.import_module("kerasbio.analysis.mixup")
+    x = np.arange(16, dtype="float32").reshape(16, 1)
+    y = np.eye(16, dtype="float32")
+    monkeypatch.setattr(mixup_module, "_SEED_GENERATORS", {})
+    first = [keras.ops.convert_to_numpy(analysis.mixup(x, y, seed=123)[0]) for _ in range(3)]
+    assert not np.allclose(first[0], first[1]) and not np.allclose(first[1], first[2])
+    monkeypatch.setattr(mixup_module, "_SEED_GENERATORS", {})  # a new run
+    again = [keras.ops.convert_to_numpy(analysis.mixup(x, y, seed=123)[0]) for _ in range(3)]
+    np.testing.assert_array_equal(np.stack(first), np.stack(again))

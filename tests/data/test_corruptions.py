@@ -158,3 +158,14 @@ def test_invalid_name_and_severity(images):
         corrupt(images, "fog", 1)
     with pytest.raises(ValueError, match="`severity`"):
         corrupt(images, "contrast", 6)
+
+
+@pytest.mark.parametrize("name", ["gaussian_noise", "impulse_noise", "contrast", "pixelate"])
+def test_uint8_images_are_corrupted_in_0_to_255(name):
+    """Issue 10: `corrupt` on uint8 images returned values in {0, 1}."""
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype(np.uint8)
+    result = corrupt(pixels, name, 3, seed=0)
+    expected = np.round(corrupt(pixels / 255.0, name, 3, seed=0) * 255)
+    assert result.dtype == np.uint8
+    np.testing.assert_array_equal(result, expected)
+    assert result.max() > 1

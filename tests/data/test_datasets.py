@@ -157,3 +157,35 @@ def test_class_disjoint_split_shares_no_class():
     np.testing.assert_array_equal(y_in, np.searchsorted([2, 7, 9], y[x_in[:, 0]]))
     (_, kept), _ = class_disjoint_split(x, y, classes=[2, 7, 9], relabel=False)
     np.testing.assert_array_equal(kept, y[x_in[:, 0]])
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"shape": (28, 28)}, "shape"), ({"shape": (28, 28, 2)}, "shape"),
+    ({"shape": (28.0, 28, 1)}, "shape"), ({"validation": 0.1}, "validation"),
+    ({"validation": -1}, "validation"), ({"as_dataset": "yes"}, "as_dataset"),
+])
+def test_load_validates_its_arguments_up_front(kwargs, argument):
+    """Issue 10: `shape=(28, 28)` failed inside a tf.data trace; `validation=0.1` meant 0."""
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        load("digits", **kwargs)
+
+
+def test_download_without_network_fails_within_seconds(tmp_path, monkeypatch):
+    """Issue 10: offline, `download=True` took 204 s to fail."""
+    from kerasbio.data import datasets
+
+    monkeypatch.setattr(datasets, "network_reachable", lambda host: False)
+    for key in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(key, raising=False)
+    start = time.perf_counter()
+    with pytest.raises(ConnectionError, match="not reachable"):
+        load("mnist", data_dir=str(tmp_path), download=True)
+    assert time.perf_counter() - start < 10
+
+
+def test_an_unresolvable_host_is_unreachable_within_the_timeout():
+    from kerasbio.data.datasets import network_reachable
+
+    start = time.perf_counter()
+    assert not network_reachable("kerasbio-offline-check.invalid", timeout=1.0)
+    assert time.perf_counter() - start < 3

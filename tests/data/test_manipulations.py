@@ -118,9 +118,34 @@ def test_occlusion_keeps_the_rest_and_uses_fill(images):
     (lambda x: m.salt_and_pepper(x, 1.5), "p"),
     (lambda x: m.uniform_noise(x, -0.1), "width"),
     (lambda x: m.uniform_noise(x, 0.1, contrast=2.0), "contrast"),
-    (lambda x: m.gaussian_noise(x, -1.0), "std"),
+    (lambda x: m.gaussian_noise(x, -1.0), "stddev"),
     (lambda x: m.occlude(x, "diagonal"), "kind"),
 ])
 def test_invalid_arguments_name_the_argument(images, call, argument):
     with pytest.raises(ValueError, match=f"`{argument}`"):
         call(images)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: m.salt_and_pepper(x, 0.2, seed=1),
+    lambda x: m.uniform_noise(x, 0.2, seed=1),
+    lambda x: m.gaussian_noise(x, 0.1, seed=1, clip=True),
+    lambda x: m.reduce_contrast(x, 0.3),
+    lambda x: m.to_grayscale(x),
+    lambda x: m.occlude(x, "central", fill=0.5),
+])
+def test_uint8_images_come_back_as_uint8_in_0_to_255(call):
+    """Issue 10: uint8 images gave values in {0, 1} or all zeros."""
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3)).astype(np.uint8)
+    result = call(pixels)
+    expected = np.clip(np.round(call(pixels / 255.0) * 255), 0, 255)
+    assert result.dtype == np.uint8 and result.shape == pixels.shape
+    np.testing.assert_array_equal(result, expected)
+    assert result.max() > 1
+
+
+def test_other_integer_images_and_out_of_range_floats_are_refused():
+    with pytest.raises(ValueError, match="uint8 images in 0-255"):
+        m.salt_and_pepper(np.ones((2, 4, 4, 1), dtype=np.int64), 0.1)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        m.uniform_noise(np.full((2, 4, 4, 1), 255.0), 0.1)

@@ -50,7 +50,7 @@ def test_rho_a_equals_spearman_without_ties_and_rsatoolbox_with_ties():
 def test_stacks_give_a_matrix_of_all_comparisons():
     first = np.stack([random_rdm(seed=s) for s in range(3)])
     second = np.stack([random_rdm(seed=s) for s in range(10, 12)])
-    matrix = compare(first, upper_triangle(second), "corr")
+    matrix = compare(first, upper_triangle(second), "corr", form="triangles")
     assert matrix.shape == (3, 2)
     assert matrix[2, 1] == pytest.approx(compare(first[2], second[1], "pearson"))
 
@@ -81,3 +81,47 @@ def test_mds_places_similar_rdms_close_and_averages_bootstrap_samples():
     samples = np.stack([rdms, rdms[::-1]])
     np.testing.assert_allclose(rdm_distances(samples),
                                (rdm_distances(rdms) + rdm_distances(rdms[::-1])) / 2)
+
+
+def test_a_near_zero_diagonal_or_a_similarity_matrix_still_gives_one_number():
+    """Issue 10: a 1e-9 diagonal, or similarity matrices, came back as a (6, 6) array."""
+    a, b = random_rdm(6, seed=1), random_rdm(6, seed=2)
+    expected = compare(a, b)
+    assert compare(a + 1e-9 * np.eye(6), b + 1e-9 * np.eye(6)) == pytest.approx(expected)
+    assert isinstance(compare(1 - a, 1 - b), float)
+
+
+def test_a_square_stack_of_triangles_is_read_as_a_stack_when_told():
+    """A (k, m) stack with k == m and zeros at [i, i] was read as one square RDM."""
+    triangles = np.random.default_rng(0).uniform(size=(3, 3))
+    np.fill_diagonal(triangles, 0.0)
+    matrix = compare(triangles, triangles, form="triangles")
+    assert matrix.shape == (3, 3)
+    np.testing.assert_allclose(np.diag(matrix), 1.0)
+    with pytest.raises(ValueError, match="form='triangles'"):
+        compare(np.ones((2, 6)), np.ones((2, 6)))
+
+
+@pytest.mark.parametrize("method", ["corr", "spearman", "tau-a", "rho-a", "cosine"])
+def test_missing_cells_are_left_out_as_rsatoolbox(method):
+    rsatoolbox = pytest.importorskip("rsatoolbox")
+    vectors = np.stack([upper_triangle(random_rdm(10, seed=s, decimals=1)) for s in (7, 8, 9)])
+    vectors[:, [3, 17, 30]] = np.nan
+    expected = rsatoolbox.rdm.compare(rsatoolbox.rdm.RDMs(vectors[:1]),
+                                      rsatoolbox.rdm.RDMs(vectors[1:]), method)
+    ours = compare(vectors[:1], vectors[1:], method, form="triangles")
+    np.testing.assert_allclose(ours, expected, atol=1e-12)
+    assert not np.isnan(ours).any()
+
+
+def test_kendall_tau_a_never_turns_missing_cells_into_zero():
+    """Issue 10: NaN cells made tau-a 0.0; they are now left out."""
+    a = upper_triangle(random_rdm(9, seed=3))
+    b = a + 0.01 * upper_triangle(random_rdm(9, seed=4))
+    a_missing = a.copy()
+    a_missing[[0, 5]] = np.nan
+    kept = ~np.isnan(a_missing)
+    assert compare(a_missing, b, "kendall_tau_a") == pytest.approx(
+        brute_force_tau_a(a[kept], b[kept]), abs=1e-12)
+    assert compare(np.full_like(a, 0.5), b, "kendall_tau_a") == 0.0  # all pairs tied
+    assert np.isnan(compare(np.r_[1.0, np.nan, np.nan], np.r_[1.0, 2.0, 3.0], "pearson"))

@@ -83,3 +83,58 @@ def test_rsatoolbox_scale_convention(ours, theirs):
     exported = to_rsatoolbox(rdm(x, ours), metric=ours)
     np.testing.assert_allclose(exported.get_vectors(), reference.get_vectors(), atol=1e-10)
     assert exported.n_cond == 12
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "mse", "correlation", "cosine"])
+def test_nan_features_give_nan_only_in_their_row_and_column_as_scipy(metric):
+    """Issue 10: one NaN made the euclidean RDM all zeros and the sqeuclidean one all NaN."""
+    x = features((12, 6)).copy()
+    x[4, 2] = np.nan
+    result = keras.ops.convert_to_numpy(rdm(x, metric))
+    reference = scipy.spatial.distance.squareform(scipy.spatial.distance.pdist(
+        x, {"mse": "sqeuclidean"}.get(metric, metric)))
+    if metric == "mse":
+        reference = reference / x.shape[1]
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(reference))
+    assert np.isnan(result[4, :4]).all() and np.isnan(result[:4, 4]).all() and result[4, 4] == 0
+    np.testing.assert_allclose(result[~np.isnan(result)], reference[~np.isnan(reference)],
+                               atol=1e-12)
+
+
+def test_correlation_of_a_constant_row_is_undefined():
+    """Issue 10: a constant row got correlation distance 1.0; it is undefined (scipy: NaN)."""
+    x = features((5, 8)).copy()
+    x[2] = 3.0
+    result = keras.ops.convert_to_numpy(rdm(x, "correlation"))
+    assert np.isnan(np.delete(result[2], 2)).all() and result[2, 2] == 0
+    assert not np.isnan(np.delete(np.delete(result, 2, 0), 2, 1)).any()
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "correlation", "cosine"])
+def test_float32_identical_rows_are_exactly_zero_and_nothing_is_negative(metric):
+    """Issue 8: identical rows (512 features, norm ~70) were 0.022 apart in float32, and
+    correlation distances slightly negative."""
+    x = np.random.default_rng(1).normal(3.0, 1.0, (64, 512)).astype("float32")
+    pairs = [(0, 1), (5, 63), (7, 40)]
+    for i, j in pairs:
+        x[j] = x[i]
+    result = keras.ops.convert_to_numpy(rdm(tf.constant(x), metric))
+    assert result.dtype == np.float32
+    assert all(result[i, j] == 0 and result[j, i] == 0 for i, j in pairs)
+    assert result.min() >= 0
+
+
+def test_float32_squared_distances_are_within_the_rounding_bound():
+    """Near-duplicates with large norms: the float32 squared distance is within
+    1e-6 (|a_c|^2 + |b_c|^2) of the float64 one (a_c the centred row), and far closer than
+    the uncentred Gram formula's error; the NumPy path is float64 and matches scipy."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(3.0, 1.0, (32, 512))
+    x[1] = x[0] + 1e-3 * rng.normal(size=512)
+    exact = scipy.spatial.distance.squareform(scipy.spatial.distance.pdist(x, "sqeuclidean"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(rdm(x, "sqeuclidean")), exact,
+                               rtol=1e-9, atol=1e-9)
+    single = keras.ops.convert_to_numpy(rdm(tf.constant(x.astype("float32")), "sqeuclidean"))
+    centred_norms = np.sum(np.square(x - x.mean(0)), axis=1)
+    bound = 1e-6 * (centred_norms[:, None] + centred_norms[None, :])
+    assert np.all(np.abs(single - exact) <= bound)
