@@ -19,17 +19,18 @@ def manipulation_rows(image, seed=0):
     """`[(row name, [(column label, manipulated image), ...]), ...]` for one `(h, w, c)` image.
 
     Rows: Gaussian noise (stddev), Geirhos' uniform noise (width) and salt-and-pepper (p) at
-    0-0.5, Dutta's six occlusions, and each CIFAR-10-C corruption at severities 1-5 (saturate
+    0-0.5 (both on the image reduced to contrast 0.3 first, as Geirhos et al. do, so their
+    level-0 column is the contrast-reduced image), Dutta's six occlusions, and each CIFAR-10-C corruption at severities 1-5 (saturate
     only for RGB images).
     """
     image = np.asarray(image, dtype=np.float32)
     rows = [
         ("Gaussian noise", [(f"stddev {s:g}", gaussian_noise(image, s, seed=seed, clip=True))
                             for s in NOISE_LEVELS]),
-        ("uniform noise", [(f"width {w:g}", uniform_noise(image, w, seed=seed))
-                           for w in NOISE_LEVELS]),
-        ("salt & pepper", [(f"p {p:g}", salt_and_pepper(image, p, seed=seed))
-                           for p in NOISE_LEVELS]),
+        ("uniform noise\n(contrast 0.3)", [(f"width {w:g}", uniform_noise(image, w, seed=seed))
+                                           for w in NOISE_LEVELS]),
+        ("salt & pepper\n(contrast 0.3)", [(f"p {p:g}", salt_and_pepper(image, p, seed=seed))
+                                           for p in NOISE_LEVELS]),
         ("occlusion", [(kind.replace("_", " "), occlude(image, kind)) for kind in OCCLUSIONS]),
     ]
     for name in SEVERITIES:

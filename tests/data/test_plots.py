@@ -14,7 +14,7 @@ def test_rows_cover_every_manipulation_and_level():
     assert [len(cells) for cells in rows.values()] == [6, 6, 6, 6] + [5] * len(corruptions())
     assert [label for label, _ in rows["occlusion"]] == [k.replace("_", " ") for k in OCCLUSIONS]
     np.testing.assert_array_equal(rows["Gaussian noise"][0][1], rgb[0])  # std 0 is the image
-    np.testing.assert_array_equal(rows["uniform noise"][3][1],
+    np.testing.assert_array_equal(rows["uniform noise\n(contrast 0.3)"][3][1],
                                   uniform_noise(rgb[0], NOISE_LEVELS[3], seed=0))
     grey_rows = dict(manipulation_rows(rgb[0, ..., :1]))
     assert "saturate" not in grey_rows and len(grey_rows) == len(rows) - 1
