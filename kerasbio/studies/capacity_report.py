@@ -49,7 +49,7 @@ def figures(settings, results, directory):
     for number, draw in ((1, _figure_noise), (1, _figure_bottleneck), (2, _figure_classes),
                          (3, _figure_generalization)):
         part = _experiment(results, number)
-        if part.empty:
+        if part.empty or (draw is _figure_bottleneck and not part["bottleneck"].any()):
             continue
         name, caption, figure = draw(part, settings)
         figure.savefig(os.path.join(directory, name), dpi=110, bbox_inches="tight")
