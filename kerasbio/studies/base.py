@@ -67,7 +67,8 @@ class Study:
     Subclasses set `name`, `title`, `paper`, `objective`, `experiments` (number -> one-line
     description) and `axes` (the grid's hyperparameter names, `"experiment"` first and
     `"seed"` last) and implement the methods below. Hyperparameters are flat: every cell holds a
-    value for every axis, so one HyperModel serves all experiments.
+    value for every axis, so one HyperModel serves all experiments. A cell's `experiment` is
+    its experiment's number, or several joined by `+` when experiments share it.
     """
 
     name = None
@@ -76,6 +77,7 @@ class Study:
     objective = None
     experiments = {}
     axes = ()
+    progress_metrics = None  # the metrics shown in the progress lines (None: all)
 
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None):
@@ -143,6 +145,18 @@ class StudyHyperModel(keras_tuner.HyperModel):
 
     def train_and_measure(self, hp, model, callbacks, verbose):
         raise NotImplementedError
+
+
+def experiment_numbers(label):
+    """The experiments a cell serves: `1` -> {1}; `"1+3"` -> {1, 3}."""
+    return {int(part) for part in str(label).split("+")}
+
+
+def experiment_rows(results, number):
+    """The rows of `results` that belong to experiment `number`."""
+    if results.empty:
+        return results
+    return results[results["experiment"].map(lambda label: number in experiment_numbers(label))]
 
 
 def check_finite_history(history, epochs):

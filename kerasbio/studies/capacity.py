@@ -27,7 +27,8 @@ import keras_tuner
 import numpy as np
 
 from kerasbio.studies.base import (Settings, Study, StudyHyperModel, accuracy,
-                                   check_finite_history, noise_at_expectation)
+                                   check_finite_history, experiment_numbers,
+                                   noise_at_expectation)
 
 DATA = ("structured", "gaussian_pixels", "random_labels")
 MANIPULATIONS = ("uniform", "salt_pepper")
@@ -39,6 +40,7 @@ FULL = {
     "activations": ("relu", "sigmoid"),
     "learning_rate": {"small_inception": 0.1, "small_alexnet": 0.01},
     "width": 1.0,
+    "batch_norm_momentum": 0.99,
     "noise": {"relu": tuple(round(0.05 * i, 2) for i in range(25)),
               "sigmoid": tuple(round(0.02 * i, 2) for i in range(11))},
     "constraint_noise": {"relu": (0.0, 0.2, 0.4), "sigmoid": (0.0, 0.04, 0.1)},
@@ -49,13 +51,14 @@ FULL = {
 QUICK = {
     "architectures": ("small_alexnet",),
     "activations": ("relu",),
-    "learning_rate": {"small_alexnet": 0.05},
+    "learning_rate": {"small_alexnet": 0.2},
     "width": 0.1,
+    "batch_norm_momentum": 0.9,
     "noise": {"relu": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)},
     "constraint_noise": {"relu": (0.0, 0.1, 0.2)},
-    "high_noise": {"relu": 0.4},
+    "high_noise": {"relu": 0.5},
     "classes": (10, 5, 2),
-    "examples_per_class": (100, 30, 10),
+    "examples_per_class": (100, 10),
 }
 
 
@@ -86,7 +89,8 @@ class CapacityHyperModel(StudyHyperModel):
         noise = (lambda: kerasbio.layers.GaussianNoise(std, mc=True)) if std > 0 else None
         model = getattr(models, cell["architecture"])(
             x.shape[1:], int(cell["classes"]), activation=cell["activation"], noise=noise,
-            width=self.settings.extra["width"], bottleneck=bool(cell["bottleneck"]))
+            width=self.settings.extra["width"], bottleneck=bool(cell["bottleneck"]),
+            batch_norm_momentum=self.settings.extra["batch_norm_momentum"])
         steps_per_epoch = math.ceil(len(x) / self.settings.batch_size)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             self.settings.extra["learning_rate"][cell["architecture"]], steps_per_epoch,
@@ -124,7 +128,7 @@ class CapacityHyperModel(StudyHyperModel):
         check_finite_history(history, epochs)
         metrics = {"train_accuracy_fit": float(history.history["accuracy"][-1]),
                    "test_accuracy": accuracy(model, x_test, y_test, EVAL_BATCH)}
-        if int(cell["experiment"]) == 3:
+        if 3 in experiment_numbers(cell["experiment"]):
             metrics.update(manipulated_accuracies(model, x_test, y_test))
         with noise_at_expectation(model):
             metrics["train_accuracy"] = accuracy(model, x, y, EVAL_BATCH)
@@ -150,6 +154,7 @@ class CapacityStudy(Study):
     experiments = {1: "internal noise x activation x bottleneck x data",
                    2: "classes x examples per class at high noise",
                    3: "image-noise generalization at moderate and high internal noise"}
+    progress_metrics = ("train_accuracy_fit", "train_accuracy", "test_accuracy")
     axes = ("experiment", "architecture", "activation", "bottleneck", "data", "noise_std",
             "classes", "examples_per_class", "seed")
 
@@ -157,21 +162,26 @@ class CapacityStudy(Study):
                  seeds=None):
         grid = QUICK if quick else FULL
         extra = {"width": grid["width"], "learning_rate": dict(grid["learning_rate"]),
-                 "decay": 0.05, "architectures": list(grid["architectures"]),
+                 "decay": 0.05, "batch_norm_momentum": grid["batch_norm_momentum"],
+                 "architectures": list(grid["architectures"]),
                  "activations": list(grid["activations"])}
         return Settings(study=self.name, quick=quick,
                         experiments=tuple(experiments or sorted(self.experiments)),
                         dataset=dataset or ("digits" if quick else "cifar10"),
-                        data_dir=data_dir, epochs=epochs or (60 if quick else 100),
+                        data_dir=data_dir, epochs=epochs or (25 if quick else 100),
                         seeds=seeds or (2 if quick else 4), batch_size=128, extra=extra)
 
     def cells(self, settings):
+        """Each experiment's cells, seeds innermost; a cell that two experiments share (the
+        structured-data cells of experiment 1 at experiment 3's noise levels) runs once, its
+        `experiment` naming both (`"1+3"`)."""
         grid = QUICK if settings.quick else FULL
-        cells = []
+        shared = {}
         for number in settings.experiments:
             for part in _experiment_cells(number, grid, settings):
-                cells += [{**part, "seed": seed} for seed in range(settings.seeds)]
-        return cells
+                shared.setdefault(tuple(part.items()), []).append(str(number))
+        return [{"experiment": "+".join(numbers), **dict(part), "seed": seed}
+                for part, numbers in shared.items() for seed in range(settings.seeds)]
 
     def hypermodel(self, settings):
         cells = self.cells(settings)
@@ -196,7 +206,7 @@ class CapacityStudy(Study):
 
 def _experiment_cells(number, grid, settings):
     """The cells (without seed) of one experiment, in a fixed order."""
-    base = {"experiment": number, "classes": 10, "examples_per_class": 0}
+    base = {"classes": 10, "examples_per_class": 0}
     for architecture in settings.extra["architectures"]:
         for activation in settings.extra["activations"]:
             common = {**base, "architecture": architecture, "activation": activation}
@@ -217,10 +227,12 @@ def _experiment_cells(number, grid, settings):
 
 
 def _experiment1(common, grid, activation):
-    """Every noise level without bottleneck; the bottleneck at the constraint levels."""
+    """Every noise level without bottleneck; the bottleneck at the constraint levels, on the
+    data of the paper's Fig. 2 (structured and random images)."""
     for data in DATA:
         for std in grid["noise"][activation]:
             yield {**common, "bottleneck": False, "data": data, "noise_std": std}
+    for data in ("structured", "gaussian_pixels"):
         for std in grid["constraint_noise"][activation]:
             yield {**common, "bottleneck": True, "data": data, "noise_std": std}
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
-from kerasbio.studies.base import Finding
+from kerasbio.studies.base import Finding, experiment_rows
 from kerasbio.studies.results import format_mean_sd, mean_sd
 
 DATA_LABELS = {"structured": "structured images", "gaussian_pixels": "Gaussian-pixel images",
@@ -16,10 +16,6 @@ ACCURACIES = ("train_accuracy_fit", "train_accuracy", "test_accuracy",
               "test_accuracy_expectation")
 CHANCE_MARGIN = 0.05  # "at chance": within 5 points of 1 / classes
 STRUCTURED_KEPT = 0.9  # structured data "still learned": training accuracy >= 0.9
-
-
-def _experiment(results, number):
-    return results[results["experiment"] == number]
 
 
 def _summary(part, by, columns):
@@ -37,7 +33,7 @@ def noise_threshold(results, activation="relu"):
 
 
 def _noise_curve(results, activation, data):
-    part = _experiment(results, 1)
+    part = experiment_rows(results, 1)
     part = part[(part["activation"] == activation) & (~part["bottleneck"].astype(bool))
                 & (part["data"] == data)]
     return _summary(part, ["noise_std"], ACCURACIES)
@@ -48,7 +44,7 @@ def figures(settings, results, directory):
     made = []
     for number, draw in ((1, _figure_noise), (1, _figure_bottleneck), (2, _figure_classes),
                          (3, _figure_generalization)):
-        part = _experiment(results, number)
+        part = experiment_rows(results, number)
         if part.empty or (draw is _figure_bottleneck and not part["bottleneck"].any()):
             continue
         name, caption, figure = draw(part, settings)
@@ -201,7 +197,7 @@ def tables(settings, results):
          [f"{kind}_{level:.2f}" for kind in MANIPULATIONS for level in (0.0, 0.25, 0.5)]),
     )
     for number, heading, by, columns in specs:
-        part = _experiment(results, number)
+        part = experiment_rows(results, number)
         if not part.empty:
             sections.append((heading, format_mean_sd(_summary(part, by, columns), by, columns)))
     return sections
@@ -221,12 +217,12 @@ def _text(value):
 def findings(settings, results, grid):
     """Paper-vs-here rows for experiments 1-3 (ReLU; sigmoid rows when it was run)."""
     rows = []
-    if not _experiment(results, 1).empty:
+    if not experiment_rows(results, 1).empty:
         rows += _noise_findings(results, "relu", grid)
         rows += _bottleneck_findings(results, "relu", grid)
-    if not _experiment(results, 2).empty:
+    if not experiment_rows(results, 2).empty:
         rows += _class_findings(results)
-    if not _experiment(results, 3).empty:
+    if not experiment_rows(results, 3).empty:
         rows += _generalization_findings(results, "relu")
     return rows
 
@@ -279,7 +275,7 @@ def _noise_findings(results, activation, grid):
 
 
 def _bottleneck_findings(results, activation, grid):
-    part = _experiment(results, 1)
+    part = experiment_rows(results, 1)
     part = part[(part["activation"] == activation) & (part["data"] == "gaussian_pixels")]
     summary = _summary(part, ["bottleneck", "noise_std"], ["train_accuracy_fit"])
     with_bottleneck = summary[summary["bottleneck"].astype(bool)]
@@ -305,7 +301,7 @@ def _bottleneck_findings(results, activation, grid):
 
 
 def _class_findings(results):
-    part = _experiment(results, 2)
+    part = experiment_rows(results, 2)
     summary = _summary(part, ["data", "classes", "examples_per_class"], ["train_accuracy_fit"])
     gaussian = summary[summary["data"] == "gaussian_pixels"]
     if gaussian.empty:
@@ -332,7 +328,7 @@ def _class_findings(results):
 def _generalization_findings(results, activation):
     from kerasbio.studies.capacity import LEVELS, MANIPULATIONS
 
-    part = _experiment(results, 3)
+    part = experiment_rows(results, 3)
     part = part[(part["activation"] == activation) & (~part["bottleneck"].astype(bool))]
     rows = []
     for kind in MANIPULATIONS:

@@ -2,6 +2,7 @@
 
 import os
 
+from kerasbio.studies.base import experiment_rows
 from kerasbio.studies.results import read_tables, write_tables
 
 REPORT = "report.md"
@@ -82,7 +83,7 @@ def _grid_section(study, settings, results):
              f"trial)",
              f"- Trials: {len(results)} ({status or 'none yet'})"]
     for number in settings.experiments:
-        part = results[results["experiment"] == number] if len(results) else results
+        part = experiment_rows(results, number)
         axes = [axis for axis in results.columns if axis not in ("trial_id", "experiment")
                 and axis in study.axes and part[axis].nunique() > 1] if len(part) else []
         values = "; ".join(f"{axis}: {sorted(part[axis].unique().tolist())}" for axis in axes)

@@ -65,7 +65,8 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
     os.makedirs(out, exist_ok=True)
     _check_or_save_settings(out, settings, cells)
     tuner = StudyTuner(GridOracle(cells, study.objective), study.hypermodel(settings),
-                       verbose=verbose, echo=echo, directory=out, project_name="search",
+                       verbose=verbose, echo=echo, shown_metrics=study.progress_metrics,
+                       directory=out, project_name="search",
                        distribution_strategy=make_strategy(strategy))
     done = len(tuner.oracle.finished_trials())
     if tuner.oracle.is_finished():

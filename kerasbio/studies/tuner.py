@@ -37,15 +37,17 @@ class StudyTuner(keras_tuner.Tuner):
         hypermodel: A `StudyHyperModel`.
         verbose: Keras' per-epoch output for `fit` (0: none).
         echo: Function printing the progress lines.
+        shown_metrics: Names of the metrics shown in the progress lines (default: all).
         **kwargs: Passed to `keras_tuner.Tuner` (`directory`, `project_name`,
             `distribution_strategy`, ...).
     """
 
-    def __init__(self, oracle, hypermodel, verbose=0, echo=print, **kwargs):
+    def __init__(self, oracle, hypermodel, verbose=0, echo=print, shown_metrics=None, **kwargs):
         super().__init__(oracle, hypermodel, **kwargs)
         self.oracle.verbose = 0
         self.fit_verbose = verbose
         self.echo = echo
+        self.shown_metrics = shown_metrics
         self.session_seconds = []
 
     def run_trial(self, trial, *args, **kwargs):
@@ -99,7 +101,8 @@ class StudyTuner(keras_tuner.Tuner):
         cell = " ".join(f"{key}={value}" for key, value in trial.hyperparameters.values.items())
         if trial.status == "COMPLETED":
             outcome = " ".join(f"{name}={value:.3f}" for name, value in
-                               _final_metrics(trial).items() if name != "seconds")
+                               _final_metrics(trial).items() if name != "seconds" and
+                               (self.shown_metrics is None or name in self.shown_metrics))
         else:
             outcome = f"{trial.status}: {error_line(trial.message)}"
         line = f"[{done}/{total}] trial {trial.trial_id} {cell} | {outcome} | {seconds:.1f}s"

@@ -11,14 +11,14 @@ from matplotlib.image import imread
 
 import kerasbio
 from kerasbio.studies import get_study, run_study
-from kerasbio.studies.base import noise_at_expectation
+from kerasbio.studies.base import experiment_numbers, noise_at_expectation
 from kerasbio.studies.results import read_tables
 
 STUDY = get_study("capacity")
 
 
 def cell(**values):
-    base = {"experiment": 1, "architecture": "small_alexnet", "activation": "relu",
+    base = {"experiment": "1", "architecture": "small_alexnet", "activation": "relu",
             "bottleneck": False, "data": "structured", "noise_std": 0.0, "classes": 10,
             "examples_per_class": 0, "seed": 0}
     return {**base, **values}
@@ -29,25 +29,30 @@ def test_full_grid_follows_the_paper():
     cells = STUDY.cells(settings)
     assert (settings.dataset, settings.epochs, settings.seeds, settings.batch_size) == \
         ("cifar10", 100, 4, 128)
-    relu = {c["noise_std"] for c in cells if c["experiment"] == 1 and c["activation"] == "relu"}
-    sigmoid = {c["noise_std"] for c in cells
-               if c["experiment"] == 1 and c["activation"] == "sigmoid"}
+    exp1 = [c for c in cells if 1 in experiment_numbers(c["experiment"])]
+    relu = {c["noise_std"] for c in exp1 if c["activation"] == "relu"}
+    sigmoid = {c["noise_std"] for c in exp1 if c["activation"] == "sigmoid"}
     assert np.allclose(sorted(relu), np.arange(25) * 0.05)
     assert np.allclose(sorted(sigmoid), np.arange(11) * 0.02)
-    exp3 = {(c["activation"], c["noise_std"]) for c in cells if c["experiment"] == 3}
+    exp3 = {(c["activation"], c["noise_std"]) for c in cells
+            if 3 in experiment_numbers(c["experiment"])}
     assert exp3 == {("relu", 0.0), ("relu", 0.2), ("relu", 0.4), ("sigmoid", 0.0),
                     ("sigmoid", 0.04), ("sigmoid", 0.1)}
     assert {c["seed"] for c in cells} == {0, 1, 2, 3}
     assert len({tuple(sorted(c.items())) for c in cells}) == len(cells)
+    # Experiment 3's cells are experiment 1's structured cells, run once for both.
+    assert {c["experiment"] for c in cells} == {"1", "1+3", "2"}
+    alone = STUDY.cells(STUDY.settings(quick=False, experiments=(3,)))
+    assert len(alone) == 2 * 2 * 2 * 3 * 4 and {c["experiment"] for c in alone} == {"3"}
 
 
 def test_quick_grid_each_seed_its_own_trial_and_experiment_choice():
     settings = STUDY.settings(quick=True, experiments=(2,), seeds=3)
     cells = STUDY.cells(settings)
-    assert {c["experiment"] for c in cells} == {2}
+    assert {c["experiment"] for c in cells} == {"2"}
     assert len(cells) == 3 * len({tuple(sorted((k, v) for k, v in c.items() if k != "seed"))
                                   for c in cells})
-    assert {c["examples_per_class"] for c in cells} == {100, 30, 10}
+    assert {c["examples_per_class"] for c in cells} == {100, 10}
 
 
 def test_trial_data_conditions():

@@ -92,3 +92,6 @@ class ToyStudy(Study):
     def tables(self, settings, results):
         summary = mean_sd(results, ["index"], ["train_accuracy"])
         return [("Toy results", format_mean_sd(summary, ["index"], ["train_accuracy"]))]
+
+
+STUDY = ToyStudy()
