@@ -39,6 +39,7 @@ FULL = {
     "architectures": ("small_inception", "small_alexnet"),
     "activations": ("relu", "sigmoid"),
     "learning_rate": {"small_inception": 0.1, "small_alexnet": 0.01},
+    "train_per_class": None,
     "width": 1.0,
     "batch_norm_momentum": 0.99,
     "noise": {"relu": tuple(round(0.05 * i, 2) for i in range(25)),
@@ -52,13 +53,15 @@ QUICK = {
     "architectures": ("small_alexnet",),
     "activations": ("relu",),
     "learning_rate": {"small_alexnet": 0.2},
-    "width": 0.1,
+    "train_per_class": 60,
+    "width": 0.25,
     "batch_norm_momentum": 0.9,
-    "noise": {"relu": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)},
-    "constraint_noise": {"relu": (0.0, 0.1, 0.2)},
-    "high_noise": {"relu": 0.5},
-    "classes": (10, 5, 2),
-    "examples_per_class": (100, 10),
+    "noise": {"relu": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)},
+    "random_labels_noise": {"relu": (0.0, 0.2, 0.4, 0.6)},
+    "constraint_noise": {"relu": (0.0, 0.2, 0.4)},
+    "high_noise": {"relu": 0.8},
+    "classes": (10, 2),
+    "examples_per_class": (60, 10),
 }
 
 
@@ -75,8 +78,11 @@ class CapacityHyperModel(StudyHyperModel):
             import kerasbio
 
             load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
-            self._base = (kerasbio.data.load(split="train", validation=0, **load),
-                          kerasbio.data.load(split="test", **load))
+            x, y = kerasbio.data.load(split="train", validation=0, **load)
+            per_class = self.settings.extra.get("train_per_class")
+            if per_class:
+                x, y = kerasbio.data.class_subset(x, y, examples_per_class=per_class, seed=0)
+            self._base = ((x, y), kerasbio.data.load(split="test", **load))
         return self._base
 
     def build_model(self, hp):
@@ -161,14 +167,14 @@ class CapacityStudy(Study):
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None):
         grid = QUICK if quick else FULL
-        extra = {"width": grid["width"], "learning_rate": dict(grid["learning_rate"]),
+        extra = {"train_per_class": grid["train_per_class"], "width": grid["width"], "learning_rate": dict(grid["learning_rate"]),
                  "decay": 0.05, "batch_norm_momentum": grid["batch_norm_momentum"],
                  "architectures": list(grid["architectures"]),
                  "activations": list(grid["activations"])}
         return Settings(study=self.name, quick=quick,
                         experiments=tuple(experiments or sorted(self.experiments)),
                         dataset=dataset or ("digits" if quick else "cifar10"),
-                        data_dir=data_dir, epochs=epochs or (25 if quick else 100),
+                        data_dir=data_dir, epochs=epochs or (20 if quick else 100),
                         seeds=seeds or (2 if quick else 4), batch_size=128, extra=extra)
 
     def cells(self, settings):
@@ -230,7 +236,10 @@ def _experiment1(common, grid, activation):
     """Every noise level without bottleneck; the bottleneck at the constraint levels, on the
     data of the paper's Fig. 2 (structured and random images)."""
     for data in DATA:
-        for std in grid["noise"][activation]:
+        levels = grid["noise"][activation]
+        if data == "random_labels":
+            levels = grid.get("random_labels_noise", {}).get(activation, levels)
+        for std in levels:
             yield {**common, "bottleneck": False, "data": data, "noise_std": std}
     for data in ("structured", "gaussian_pixels"):
         for std in grid["constraint_noise"][activation]:

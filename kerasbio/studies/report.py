@@ -67,8 +67,9 @@ def _provenance(runs):
     versions = ", ".join(f"{name} {version}" for name, version in last["versions"].items())
     lines = ["## Run", "", f"- Command: `{last['command']}` (strategy: {last['strategy']})",
              f"- Versions: {versions}",
-             f"- Wall time: {sum(run['seconds'] for run in runs):.0f} s over {len(runs)} "
-             f"invocation(s) (last finished {last['finished']})"]
+             f"- Wall time: {sum(run['seconds'] for run in runs):.0f} s (process CPU time "
+             f"{sum(run.get('cpu_seconds', 0) for run in runs):.0f} s) over {len(runs)} "
+             f"invocation(s), last finished {last['finished']}"]
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ and `report.md`.
 
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -22,9 +23,14 @@ RUNS = "runs.json"
 
 
 def make_strategy(name):
-    """`None` for the default strategy, else a `tf.distribute` strategy over the local devices."""
+    """`None` for the default strategy, else a `tf.distribute` strategy over the local devices.
+
+    A `tf.distribute.Strategy` passes through unchanged.
+    """
     import tensorflow as tf
 
+    if isinstance(name, tf.distribute.Strategy):
+        return name
     if name not in STRATEGIES:
         raise ValueError(f"Invalid value received for argument `strategy`. Expected one of "
                          f"{STRATEGIES}. Received: strategy={name!r}")
@@ -44,8 +50,9 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
         study: A `Study`.
         settings: Its `Settings`.
         out: Output directory.
-        strategy: `"default"`, `"one_device"` or `"mirrored"`; models are built and trained in
-            its scope and `settings.batch_size` is the global batch size.
+        strategy: `"default"`, `"one_device"`, `"mirrored"` or a `tf.distribute.Strategy`;
+            models are built and trained in its scope and `settings.batch_size` is the global
+            batch size.
         overwrite: Delete `out` first and start afresh.
         verbose: Keras' per-epoch output (0: one progress line per trial only).
         cells: The grid to run (default: `study.cells(settings)`), e.g. a part of it.
@@ -115,7 +122,7 @@ def load_runs(out):
 def _record_run(out, command, strategy, seconds):
     runs = load_runs(out)
     runs.append({"command": command or " ".join(["kerasbio", *sys.argv[1:]]),
-                 "strategy": strategy, "versions": versions(), "seconds": seconds,
+                 "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__, "versions": versions(), "seconds": seconds,
                  "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     write_json_atomically(os.path.join(out, RUNS), runs)
 

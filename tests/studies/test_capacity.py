@@ -52,7 +52,7 @@ def test_quick_grid_each_seed_its_own_trial_and_experiment_choice():
     assert {c["experiment"] for c in cells} == {"2"}
     assert len(cells) == 3 * len({tuple(sorted((k, v) for k, v in c.items() if k != "seed"))
                                   for c in cells})
-    assert {c["examples_per_class"] for c in cells} == {100, 10}
+    assert {c["examples_per_class"] for c in cells} == {60, 10}
 
 
 def test_trial_data_conditions():

@@ -18,11 +18,11 @@ sys.path.insert(0, HERE)
 from toy import ToyStudy  # noqa: E402
 
 
-def run_toy(out, modes, echo=None, **extra):
+def run_toy(out, modes, echo=None, strategy="default", **extra):
     study = ToyStudy(modes)
     lines = []
     results = run_study(study, study.settings(**extra), str(out), echo=echo or lines.append,
-                        command="test")
+                        command="test", strategy=strategy)
     return results, lines
 
 
@@ -60,6 +60,13 @@ def test_report_rebuilds_from_the_csvs(tmp_path):
     report = open(path).read()
     assert "| Toy cells train. |" in report and "![Toy" in report
     assert list(histories.columns[:2]) == ["trial_id", "epoch"]
+
+
+def test_strategies_build_and_train_in_scope(tmp_path, mirrored_strategy):
+    mirrored, _ = run_toy(tmp_path / "mirrored", ("ok",), strategy=mirrored_strategy)
+    assert list(mirrored["replicas"]) == [2.0] and list(mirrored["status"]) == ["COMPLETED"]
+    single, _ = run_toy(tmp_path / "one", ("ok",), strategy="one_device")
+    assert list(single["replicas"]) == [1.0] and list(single["status"]) == ["COMPLETED"]
 
 
 def _wait_for(predicate, timeout):

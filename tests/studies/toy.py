@@ -11,6 +11,7 @@ import time
 import keras
 import keras_tuner
 import numpy as np
+import tensorflow as tf
 from matplotlib.figure import Figure
 
 from kerasbio.studies.base import Finding, Settings, Study, StudyHyperModel, check_finite_history
@@ -19,6 +20,7 @@ from kerasbio.studies.results import format_mean_sd, mean_sd
 
 class ToyHyperModel(StudyHyperModel):
     def build_model(self, hp):
+        self.replicas = tf.distribute.get_strategy().num_replicas_in_sync
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
                                   keras.layers.Dense(2, activation="softmax")])
         model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy",
@@ -41,7 +43,7 @@ class ToyHyperModel(StudyHyperModel):
         check_finite_history(history, self.settings.epochs)
         self._log(f"end {cell['index']}")
         return {"train_accuracy": float(history.history["accuracy"][-1]),
-                "loss": float(history.history["loss"][-1])}
+                "loss": float(history.history["loss"][-1]), "replicas": float(self.replicas)}
 
     def _log(self, line):
         path = self.settings.extra.get("log")
