@@ -9,6 +9,7 @@ import importlib
 
 STUDIES = {
     "capacity": "kerasbio.studies.capacity",
+    "uncertainty": "kerasbio.studies.uncertainty",
 }
 
 STRATEGIES = ("default", "one_device", "mirrored")
