@@ -66,15 +66,18 @@ def probabilities_at_expectation(model, x, batch_size=EVAL_BATCH):
             for start in range(0, len(x), batch_size)]).astype("float64")
 
 
-def predictions(model, x, noise_stds, samples, seed=0):
+def predictions(model, x, noise_stds, samples, seed=0, sample=True):
     """Yield `(noise_std, inference, probabilities, mutual_information)` for every std and both
-    inferences; the noisy images of one std are shared by both (`seed + index` per std)."""
+    inferences (`sample=False`: the expectation only); the noisy images of one std are shared
+    by both (`seed + index` per std)."""
     import kerasbio
 
     for index, std in enumerate(noise_stds):
         noisy = kerasbio.data.gaussian_noise(x, std, seed=seed + index) if std > 0 else x
         mean = probabilities_at_expectation(model, noisy)
         yield std, "expectation", mean, np.zeros(len(x))
+        if not sample:
+            continue
         sampled = kerasbio.mc_predict(model, noisy, samples=samples, verbose=0)
         yield std, "mc", sampled.mean.astype("float64"), sampled.mutual_information
 
@@ -159,11 +162,13 @@ def curve_columns(inference):
             [f"curve_{inference}_frequency{b}" for b in range(CURVE_BINS)])
 
 
-def trial_metrics(model, x, y, noise_stds, samples):
+def trial_metrics(model, x, y, noise_stds, samples, sample=True):
     """The flat metrics of a trial: every metric per inference and std, and each inference's
-    calibration curve pooled over the stds (empty bins left out)."""
-    values, sums = {}, {inference: 0.0 for inference in INFERENCES}
-    for std, inference, mean, information in predictions(model, x, noise_stds, samples):
+    calibration curve pooled over the stds (empty bins left out); `sample=False`: the
+    expectation only (MAP)."""
+    values, sums = {}, {inference: 0.0 for inference in INFERENCES[:1 + sample]}
+    for std, inference, mean, information in predictions(model, x, noise_stds, samples,
+                                                         sample=sample):
         for name, value in metrics_row(y, mean, information).items():
             values[column(name, inference, std)] = value
         sums[inference] = sums[inference] + calibration_sums(y, mean)
@@ -210,14 +215,15 @@ class UncertaintyHyperModel(StudyHyperModel):
         return model
 
     def train_and_measure(self, hp, model, callbacks, verbose):
+        cell = self.values(hp)
         (x, y), (x_test, y_test) = self.data()
         epochs = self.settings.epochs
-        history = model.fit(self.training_data(x, y, int(self.values(hp)["seed"])),
+        history = model.fit(self.training_data(x, y, int(cell["seed"])),
                             epochs=epochs, shuffle=False, callbacks=callbacks,
                             verbose=verbose)
         check_finite_history(history, epochs)
         return trial_metrics(model, x_test, y_test, self.settings.extra["noise_stds"],
-                             self.settings.extra["samples"])
+                             self.settings.extra["samples"], sample=cell["method"] != "map")
 
     def training_data(self, x, y, seed):
         """Shuffled batches, randomly flipped left-right when the settings ask for it."""

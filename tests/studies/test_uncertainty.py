@@ -98,7 +98,9 @@ def test_tiny_end_to_end_run(tmp_path):
     results, histories = read_tables(out)
     assert list(results["status"]) == ["COMPLETED"] * 2
     long = tidy(results)
-    assert len(long) == 2 * 2 * len(settings.extra["noise_stds"])
+    # Bernoulli dropout at the expectation and with MC; MAP at the expectation only.
+    assert len(long) == 3 * len(settings.extra["noise_stds"])
+    assert set(long[long["method"] == "map"]["inference"]) == {"expectation"}
     assert long["error"].between(0, 1).all() and long["ece"].between(0, 1).all()
     assert (long["nll"] > 0).all() and long["brier"].between(0, 2).all()
     assert len(histories) == 2 and "loss" in histories.columns
