@@ -101,7 +101,7 @@ def _figure_noise(settings, results):
     axes[2].sharey(axes[1])
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[2].legend(fontsize=7, ncol=2)
+    axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     caption = (f"Thesis Fig. 3.5 on {settings.dataset}: solid MC sampling (10 samples), dashed "
                f"expectation; mean ± sd over {settings.seeds} seeds.")
     return "uncertainty_noise.png", caption, figure
