@@ -16,7 +16,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 demo: $(VENV)/.installed
-	$(PY) examples/noise_digits.py
+	$(VENV)/bin/kerasbio study capacity --quick
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/kerasbio bench

@@ -17,6 +17,9 @@ import kerasbio
 COMMANDS = {
     "bench": ("kerasbio.bench.command:configure",
               "time kerasbio against reference implementations (ratios)"),
+    "study": ("kerasbio.studies.command:configure_study", "run a published study"),
+    "report": ("kerasbio.studies.command:configure_report",
+               "rebuild a study run's figures and report.md from its results"),
 }
 
 

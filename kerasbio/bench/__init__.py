@@ -15,6 +15,7 @@ BENCHMARKS = {
     "noise": "kerasbio.bench.noise",
     "rdl": "kerasbio.bench.rdl",
     "structured": "kerasbio.bench.structured",
+    "studies": "kerasbio.bench.studies",
 }
 
 

@@ -1,0 +1,218 @@
+"""What every study is made of: settings, a keras-tuner HyperModel, a grid, findings.
+
+A study module subclasses `Study` (grid, data, metrics, figures, the paper's findings) and
+`StudyHyperModel` (build a compiled model from hyperparameters; `fit` with the paper's schedule
+and return the study's metrics). The runner (`kerasbio.studies.runner`) does the rest.
+"""
+
+import dataclasses
+import math
+
+import keras
+import keras_tuner
+import numpy as np
+
+
+@dataclasses.dataclass
+class Settings:
+    """How a study is run: its data, schedule and grid size. Saved as `settings.json`.
+
+    Args:
+        study: The study's name (e.g. `"capacity"`).
+        quick: Quick settings (bundled digits, thinned grid) or the paper's (`False`).
+        experiments: The experiments to run (their numbers).
+        dataset: Data set name for `kerasbio.data.load`.
+        data_dir: TFDS data directory (`None`: TFDS' default).
+        epochs: Training epochs per trial.
+        seeds: Number of seeds (each its own trial): seeds `0 .. seeds - 1`.
+        batch_size: Global batch size (split over replicas by the strategy).
+        extra: Study-specific settings (JSON-serializable).
+    """
+
+    study: str
+    quick: bool
+    experiments: tuple
+    dataset: str
+    epochs: int
+    seeds: int
+    batch_size: int
+    data_dir: str = None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self):
+        return {**dataclasses.asdict(self), "experiments": list(self.experiments)}
+
+    @classmethod
+    def from_dict(cls, config):
+        return cls(**{**config, "experiments": tuple(config["experiments"])})
+
+
+@dataclasses.dataclass
+class Finding:
+    """One result of the paper, compared with this run: a row of the paper-vs-here table."""
+
+    claim: str
+    paper: str
+    here: str
+    reproduced: object  # True, False, or None when this run cannot tell (cells missing)
+
+    @property
+    def verdict(self):
+        return {True: "yes", False: "no", None: "not tested"}[self.reproduced]
+
+
+class Study:
+    """A published study: its grids, HyperModel, figures and reference values.
+
+    Subclasses set `name`, `title`, `paper`, `objective`, `experiments` (number -> one-line
+    description) and `axes` (the grid's hyperparameter names, `"experiment"` first and
+    `"seed"` last) and implement the methods below. Hyperparameters are flat: every cell holds a
+    value for every axis, so one HyperModel serves all experiments. A cell's `experiment` is
+    its experiment's number, or several joined by `+` when experiments share it.
+    """
+
+    name = None
+    title = None
+    paper = None
+    objective = None
+    experiments = {}
+    axes = ()
+    progress_metrics = None  # the metrics shown in the progress lines (None: all)
+
+    def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
+                 seeds=None):
+        """The `Settings` for a run, quick or full, with the given overrides."""
+        raise NotImplementedError
+
+    def cells(self, settings):
+        """The grid: a list of hyperparameter dicts (one per trial, seed included), in order."""
+        raise NotImplementedError
+
+    def hypermodel(self, settings):
+        """A `StudyHyperModel` for `settings`."""
+        raise NotImplementedError
+
+    def figures(self, settings, results, histories, directory):
+        """Write the paper's figures as PNGs into `directory`; return `[(file, caption)]`."""
+        raise NotImplementedError
+
+    def findings(self, settings, results):
+        """The paper-vs-here rows (`Finding`s) for the completed trials in `results`."""
+        raise NotImplementedError
+
+    def tables(self, settings, results):
+        """Markdown sections of results as mean +- sd over seeds: `[(heading, markdown)]`."""
+        raise NotImplementedError
+
+
+class StudyHyperModel(keras_tuner.HyperModel):
+    """A study's HyperModel: a `Choice` per grid axis; `fit` returns the study's metrics.
+
+    Subclasses implement `build_model(hp)` (a compiled model; called after seeding) and
+    `train_and_measure(hp, model, callbacks, verbose)` (returns the metrics dict). `fit` stops a
+    trial whose loss goes NaN (`keras.callbacks.TerminateOnNaN`) and raises
+    `keras_tuner.errors.FailedTrialError`, so that any tuner records the trial as failed.
+
+    Args:
+        settings: The study's `Settings`.
+        space: Dict of axis name -> list of values (declared as `hp.Choice`).
+    """
+
+    def __init__(self, settings, space, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.space = {name: list(values) for name, values in space.items()}
+
+    def declare_hyperparameters(self, hp):
+        for name, values in self.space.items():
+            hp.Choice(name, values)
+
+    def values(self, hp):
+        """The trial's value of every axis."""
+        self.declare_hyperparameters(hp)
+        return {name: hp.get(name) for name in self.space}
+
+    def build(self, hp):
+        keras.utils.set_random_seed(int(self.values(hp)["seed"]))
+        return self.build_model(hp)
+
+    def fit(self, hp, model, *args, callbacks=None, verbose=0, **kwargs):
+        callbacks = [keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
+        return self.train_and_measure(hp, model, callbacks, verbose)
+
+    def build_model(self, hp):
+        raise NotImplementedError
+
+    def train_and_measure(self, hp, model, callbacks, verbose):
+        raise NotImplementedError
+
+
+def experiment_numbers(label):
+    """The experiments a cell serves: `1` -> {1}; `"1+3"` -> {1, 3}."""
+    return {int(part) for part in str(label).split("+")}
+
+
+def experiment_rows(results, number):
+    """The rows of `results` that belong to experiment `number`."""
+    if results.empty:
+        return results
+    return results[results["experiment"].map(lambda label: number in experiment_numbers(label))]
+
+
+def check_finite_history(history, epochs):
+    """Raise `FailedTrialError` if the loss went NaN/inf (training stopped by TerminateOnNaN)."""
+    losses = history.history.get("loss", [])
+    finished = len(losses)
+    if finished == epochs and all(math.isfinite(value) for value in losses):
+        return
+    bad = next((i for i, value in enumerate(losses) if not math.isfinite(value)), finished - 1)
+    raise keras_tuner.errors.FailedTrialError(
+        f"The training loss became NaN or infinite in epoch {bad + 1} of {epochs}; "
+        f"keras.callbacks.TerminateOnNaN stopped the training.")
+
+
+class noise_at_expectation:
+    """Context: every layer with an `mc` switch returns its expectation at inference.
+
+    The model's compiled predict/test functions are dropped on entry and exit so that
+    `predict`/`evaluate` trace them again with the switched layers.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.layers = [layer for layer in _all_layers(model) if hasattr(layer, "mc")]
+        self.saved = [layer.mc for layer in self.layers]
+
+    def __enter__(self):
+        self._switch([False] * len(self.layers))
+        return self.model
+
+    def __exit__(self, *exc):
+        self._switch(self.saved)
+
+    def _switch(self, values):
+        for layer, value in zip(self.layers, values):
+            layer.mc = value
+        self.model.test_function = None
+        self.model.predict_function = None
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def accuracy(model, x, y, batch_size):
+    """Accuracy of `model` on `(x, y)` at inference (`training=False`), in batches.
+
+    The model is called eagerly: a trial evaluates a few times, with layers switched between
+    sampling and expectation, and tracing a predict function for each costs more than it saves.
+    """
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        probabilities = keras.ops.convert_to_numpy(
+            model(x[start:start + batch_size], training=False))
+        correct += int(np.sum(np.argmax(probabilities, axis=-1) == y[start:start + batch_size]))
+    return correct / len(x)
