@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from kerasbio.studies.base import Finding, experiment_rows
+from kerasbio.studies.capacity import DATA, LEVELS, MANIPULATIONS
 from kerasbio.studies.results import format_mean_sd, mean_sd
 
 DATA_LABELS = {"structured": "structured images", "gaussian_pixels": "Gaussian-pixel images",
@@ -16,10 +17,6 @@ ACCURACIES = ("train_accuracy_fit", "train_accuracy", "test_accuracy",
               "test_accuracy_expectation")
 CHANCE_MARGIN = 0.05  # "at chance": within 5 points of 1 / classes
 STRUCTURED_KEPT = 0.9  # structured data "still learned": training accuracy >= 0.9
-
-
-def _summary(part, by, columns):
-    return mean_sd(part, by, columns)
 
 
 def noise_threshold(results, activation="relu"):
@@ -36,7 +33,7 @@ def _noise_curve(results, activation, data):
     part = experiment_rows(results, 1)
     part = part[(part["activation"] == activation) & (~part["bottleneck"].astype(bool))
                 & (part["data"] == data)]
-    return _summary(part, ["noise_std"], ACCURACIES)
+    return mean_sd(part, ["noise_std"], ACCURACIES)
 
 
 def figures(settings, results, directory):
@@ -98,7 +95,7 @@ def _figure_bottleneck(part, settings):
         for column, data in enumerate(DATA):
             ax = axes[row, column]
             cells = part[(part["activation"] == activation) & (part["data"] == data)]
-            summary = _summary(cells, ["noise_std", "bottleneck"], ["train_accuracy_fit"])
+            summary = mean_sd(cells, ["noise_std", "bottleneck"], ["train_accuracy_fit"])
             positions = np.arange(len(levels))
             for offset, bottleneck, shade in ((-0.2, False, 1.0), (0.2, True, 0.45)):
                 rows = summary[summary["bottleneck"].astype(bool) == bottleneck]
@@ -125,7 +122,7 @@ def _figure_classes(part, settings):
     examples = sorted(part["examples_per_class"].unique(), reverse=True)
     width = 0.8 / len(classes)
     for ax, data in zip(axes, kinds):
-        summary = _summary(part[part["data"] == data], ["classes", "examples_per_class"],
+        summary = mean_sd(part[part["data"] == data], ["classes", "examples_per_class"],
                            ["train_accuracy_fit"])
         for index, count in enumerate(classes):
             rows = summary[summary["classes"] == count].set_index("examples_per_class")
@@ -148,8 +145,6 @@ def _figure_classes(part, settings):
 
 
 def _figure_generalization(part, settings):
-    from kerasbio.studies.capacity import LEVELS, MANIPULATIONS
-
     activations = sorted(part["activation"].unique())
     bottlenecks = sorted(part["bottleneck"].astype(bool).unique())
     figure = Figure(figsize=(11, 3.5 * len(activations) * len(bottlenecks)))
@@ -160,7 +155,7 @@ def _figure_generalization(part, settings):
             (a, b) for a in activations for b in bottlenecks):
         cells = part[(part["activation"] == activation)
                      & (part["bottleneck"].astype(bool) == bottleneck)]
-        summary = _summary(cells, ["noise_std"], columns)
+        summary = mean_sd(cells, ["noise_std"], columns)
         for column, kind in enumerate(MANIPULATIONS):
             ax = axes[row, column]
             names = [f"{kind}_{level:.2f}" for level in LEVELS]
@@ -178,13 +173,9 @@ def _figure_generalization(part, settings):
     return "capacity_generalization.png", caption, figure
 
 
-DATA = tuple(DATA_LABELS)
-
 
 def tables(settings, results):
     """Mean +- sd over seeds for each experiment's cells."""
-    from kerasbio.studies.capacity import MANIPULATIONS
-
     sections = []
     specs = (
         (1, "Experiment 1: accuracy against internal noise",
@@ -199,7 +190,7 @@ def tables(settings, results):
     for number, heading, by, columns in specs:
         part = experiment_rows(results, number)
         if not part.empty:
-            sections.append((heading, format_mean_sd(_summary(part, by, columns), by, columns)))
+            sections.append((heading, format_mean_sd(mean_sd(part, by, columns), by, columns)))
     return sections
 
 
@@ -277,7 +268,7 @@ def _noise_findings(results, activation, grid):
 def _bottleneck_findings(results, activation, grid):
     part = experiment_rows(results, 1)
     part = part[(part["activation"] == activation) & (part["data"] == "gaussian_pixels")]
-    summary = _summary(part, ["bottleneck", "noise_std"], ["train_accuracy_fit"])
+    summary = mean_sd(part, ["bottleneck", "noise_std"], ["train_accuracy_fit"])
     with_bottleneck = summary[summary["bottleneck"].astype(bool)]
     without = summary[~summary["bottleneck"].astype(bool)]
     if with_bottleneck.empty:
@@ -302,7 +293,7 @@ def _bottleneck_findings(results, activation, grid):
 
 def _class_findings(results):
     part = experiment_rows(results, 2)
-    summary = _summary(part, ["data", "classes", "examples_per_class"], ["train_accuracy_fit"])
+    summary = mean_sd(part, ["data", "classes", "examples_per_class"], ["train_accuracy_fit"])
     gaussian = summary[summary["data"] == "gaussian_pixels"]
     if gaussian.empty:
         return []
@@ -326,8 +317,6 @@ def _class_findings(results):
 
 
 def _generalization_findings(results, activation):
-    from kerasbio.studies.capacity import LEVELS, MANIPULATIONS
-
     part = experiment_rows(results, 3)
     part = part[(part["activation"] == activation) & (~part["bottleneck"].astype(bool))]
     rows = []
