@@ -33,7 +33,7 @@ from kerasbio.studies.base import (Settings, Study, StudyHyperModel, accuracy,
 DATA = ("structured", "gaussian_pixels", "random_labels")
 MANIPULATIONS = ("uniform", "salt_pepper")
 LEVELS = tuple(round(0.05 * i, 2) for i in range(11))
-EVAL_BATCH = 1024
+EVAL_BATCH = 256
 
 FULL = {
     "architectures": ("small_inception", "small_alexnet"),
