@@ -65,8 +65,7 @@ class Finding:
         """The finding in one sentence: whether it reproduced, and the numbers."""
         opening = {True: "Reproduced", False: "Not reproduced",
                    None: "Not tested by this run"}[self.reproduced]
-        return f"{opening}: {self.claim[0].lower()}{self.claim[1:-1]} (paper: {self.paper}; " \
-               f"here: {self.here})."
+        return f"{opening}: {self.claim.rstrip('.')} (paper: {self.paper}; here: {self.here})."
 
 
 class Study:

@@ -16,7 +16,7 @@ DATA_COLORS = {"structured": "tab:blue", "gaussian_pixels": "tab:red",
 ACCURACIES = ("train_accuracy_fit", "train_accuracy", "test_accuracy",
               "test_accuracy_expectation")
 CHANCE_MARGIN = 0.05  # "at chance": within 5 points of 1 / classes
-STRUCTURED_KEPT = 0.9  # structured data "still learned": training accuracy >= 0.9
+STRUCTURED_KEPT = 0.8  # structured data "still learned": training accuracy >= 0.8
 
 
 def noise_threshold(results, activation="relu"):
@@ -78,7 +78,11 @@ def _figure_noise(part, settings):
             ax.set(ylim=(0, 1.05), xlabel="internal noise std",
                    ylabel="accuracy", title=f"{activation}: {title}")
             ax.grid(alpha=0.3)
-        axes[row, 1].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4,
+                  fontsize=8)
+    figure.suptitle(f"Experiment 1: accuracy against internal noise, no bottleneck "
+                    f"({settings.dataset}; mean ± sd over {settings.seeds} seeds)")
     caption = (f"Experiment 1 (paper Fig. 2, left): accuracy against internal noise std, "
                f"no bottleneck; solid: training, dashed: test; mean ± sd over "
                f"{settings.seeds} seeds.")
