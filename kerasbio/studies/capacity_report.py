@@ -108,11 +108,9 @@ def _figure_bottleneck(part, settings):
                        yerr=rows["train_accuracy_fit_sd"], capsize=3,
                        color=DATA_COLORS[data], alpha=shade,
                        label="bottleneck" if bottleneck else "no bottleneck")
-            ax.axhline(0.1, color="grey", ls=":", lw=1)
             ax.set_xticks(positions, [f"{level:g}" for level in levels])
-            ax.set(ylim=(0, 1.05), xlabel="internal noise std", ylabel="training accuracy",
-                   title=f"{activation}: {DATA_LABELS[data]}")
-            ax.legend(fontsize=7)
+            _label_accuracy_axes(ax, 0.1, "internal noise std", "training accuracy",
+                                 f"{activation}: {DATA_LABELS[data]}")
     caption = ("Experiment 1 (paper Fig. 2, right): training accuracy (fit, noise on) with "
                "(light) and without (dark) bottleneck; dotted: chance; mean ± sd over seeds.")
     return "capacity_bottleneck.png", caption, figure
@@ -167,14 +165,21 @@ def _figure_generalization(part, settings):
                 ax.errorbar(LEVELS, line[names].to_numpy(float),
                             line[[f"{n}_sd" for n in names]].to_numpy(float), marker="o",
                             ms=3, capsize=2, label=f"internal noise {line['noise_std']:g}")
-            ax.axhline(1 / cells["classes"].iloc[0], color="grey", ls=":", lw=1)
-            label = "uniform noise width" if kind == "uniform" else "salt-and-pepper p"
-            ax.set(ylim=(0, 1.05), xlabel=label, ylabel="test accuracy",
-                   title=f"{activation}, {'bottleneck' if bottleneck else 'no bottleneck'}")
-            ax.legend(fontsize=7)
+            _label_accuracy_axes(
+                ax, 1 / cells["classes"].iloc[0],
+                "uniform noise width" if kind == "uniform" else "salt-and-pepper p",
+                "test accuracy",
+                f"{activation}, {'bottleneck' if bottleneck else 'no bottleneck'}")
     caption = ("Experiment 3 (paper Fig. 4): test accuracy (internal noise on) on "
                "manipulated test images; dotted: chance; mean ± sd over seeds.")
     return "capacity_generalization.png", caption, figure
+
+
+def _label_accuracy_axes(ax, chance, xlabel, ylabel, title):
+    """A dotted chance line, the shared accuracy scale (0-1), labels, title and legend."""
+    ax.axhline(chance, color="grey", ls=":", lw=1)
+    ax.set(ylim=(0, 1.05), xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
 
 
 
