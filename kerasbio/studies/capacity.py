@@ -33,7 +33,7 @@ from kerasbio.studies.base import (Settings, Study, StudyHyperModel, accuracy,
 DATA = ("structured", "gaussian_pixels", "random_labels")
 MANIPULATIONS = ("uniform", "salt_pepper")
 LEVELS = tuple(round(0.05 * i, 2) for i in range(11))
-EVAL_BATCH = 1024
+EVAL_BATCH = 256
 
 FULL = {
     "architectures": ("small_inception", "small_alexnet"),
@@ -143,11 +143,16 @@ class CapacityHyperModel(StudyHyperModel):
 
 
 def manipulated_accuracies(model, x, y):
-    """Test accuracy (noise on) under Geirhos' uniform noise and salt-and-pepper, level 0-0.5."""
+    """Test accuracy (noise on) under Geirhos' uniform noise and salt-and-pepper, level 0-0.5.
+
+    As in the authors' code: the image is converted to grey and the noise added without
+    Geirhos' contrast reduction (`contrast=1`), then clipped to [0, 1].
+    """
     import kerasbio
 
     make = {"uniform": kerasbio.data.uniform_noise, "salt_pepper": kerasbio.data.salt_and_pepper}
-    return {f"{kind}_{level:.2f}": accuracy(model, make[kind](x, level, seed=index), y, EVAL_BATCH)
+    return {f"{kind}_{level:.2f}":
+            accuracy(model, make[kind](x, level, contrast=1.0, seed=index), y, EVAL_BATCH)
             for kind in MANIPULATIONS for index, level in enumerate(LEVELS)}
 
 

@@ -54,9 +54,11 @@ def write_report(study, settings, out, results, histories, runs):
 
 
 def findings_table(findings):
-    """The paper-vs-here table: claim, paper, here, reproduced."""
+    """The paper-vs-here table (claim, paper, here, reproduced), then one sentence a finding."""
     lines = ["| finding | paper | here | reproduced |", "|---|---|---|---|"]
     lines += [f"| {f.claim} | {f.paper} | {f.here} | {f.verdict} |" for f in findings]
+    lines.append("")
+    lines += [f"- {f.sentence}" for f in findings]
     return "\n".join(lines)
 
 
