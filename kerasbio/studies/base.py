@@ -178,39 +178,6 @@ def check_finite_history(history, epochs):
         f"keras.callbacks.TerminateOnNaN stopped the training.")
 
 
-class noise_at_expectation:
-    """Context: every layer with an `mc` switch returns its expectation at inference.
-
-    The model's compiled predict/test functions are dropped on entry and exit so that
-    `predict`/`evaluate` trace them again with the switched layers.
-    """
-
-    def __init__(self, model):
-        self.model = model
-        self.layers = [layer for layer in _all_layers(model) if hasattr(layer, "mc")]
-        self.saved = [layer.mc for layer in self.layers]
-
-    def __enter__(self):
-        self._switch([False] * len(self.layers))
-        return self.model
-
-    def __exit__(self, *exc):
-        self._switch(self.saved)
-
-    def _switch(self, values):
-        for layer, value in zip(self.layers, values):
-            layer.mc = value
-        self.model.test_function = None
-        self.model.predict_function = None
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-
-
 def accuracy(model, x, y, batch_size):
     """Accuracy of `model` on `(x, y)` at inference (`training=False`), in batches.
 

@@ -29,6 +29,8 @@ import keras_tuner
 import numpy as np
 import pandas as pd
 
+import kerasbio
+
 from kerasbio._core.validation import validate_int, validate_range
 from kerasbio.studies.base import Settings, Study, StudyHyperModel, check_finite_history
 
@@ -58,8 +60,6 @@ LEARNING_RATE = 1e-3
 
 def probabilities_at_expectation(model, x, batch_size=EVAL_BATCH):
     """Class probabilities with every stochastic layer at its expectation (`training=False`)."""
-    import kerasbio
-
     with kerasbio.mc_sampling(model, enabled=False):
         return np.concatenate([keras.ops.convert_to_numpy(
             model(x[start:start + batch_size], training=False))
@@ -70,8 +70,6 @@ def predictions(model, x, noise_stds, samples, seed=0, sample=True):
     """Yield `(noise_std, inference, probabilities, mutual_information)` for every std and both
     inferences (`sample=False`: the expectation only); the noisy images of one std are shared
     by both (`seed + index` per std)."""
-    import kerasbio
-
     for index, std in enumerate(noise_stds):
         noisy = kerasbio.data.gaussian_noise(x, std, seed=seed + index) if std > 0 else x
         mean = probabilities_at_expectation(model, noisy)
@@ -190,8 +188,6 @@ class UncertaintyHyperModel(StudyHyperModel):
     def data(self):
         """Training and test splits (the validation split held out), loaded once."""
         if self._data is None:
-            import kerasbio
-
             load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
             self._data = (kerasbio.data.load(split="train", **load),
                           kerasbio.data.load(split="test", **load))

@@ -11,7 +11,7 @@ from matplotlib.image import imread
 
 import kerasbio
 from kerasbio.studies import get_study, run_study
-from kerasbio.studies.base import experiment_numbers, noise_at_expectation
+from kerasbio.studies.base import experiment_numbers
 from kerasbio.studies.results import read_tables
 
 STUDY = get_study("capacity")
@@ -68,17 +68,6 @@ def test_trial_data_conditions():
     assert np.mean(ly == y) < 0.3
     (sx, sy), (_, sy_test) = hypermodel.trial_data(cell(classes=2, examples_per_class=10))
     assert np.bincount(sy).tolist() == [10, 10] and set(sy_test) == {0, 1}
-
-
-def test_noise_at_expectation_switches_mc_layers_and_restores_them():
-    inputs = keras.Input((5,))
-    outputs = kerasbio.layers.GaussianNoise(1.0, mc=True)(inputs)
-    model = keras.Model(inputs, outputs)
-    x = np.ones((4, 5), "float32")
-    assert not np.allclose(model.predict(x, verbose=0), x)
-    with noise_at_expectation(model):
-        assert np.allclose(model.predict(x, verbose=0), x)
-    assert not np.allclose(model.predict(x, verbose=0), x)
 
 
 def test_tiny_end_to_end_run(tmp_path):

@@ -38,15 +38,16 @@ def test_full_grids_follow_the_thesis():
 
 def constant_model(probabilities):
     """A model whose output is the given row of probabilities whatever the input."""
-    inputs = keras.Input((2,))
-    zeros = keras.layers.Dense(3, kernel_initializer="zeros", use_bias=False)(inputs)
+    inputs = keras.Input((2, 2, 1))
+    zeros = keras.layers.Dense(3, kernel_initializer="zeros", use_bias=False)(
+        keras.layers.Flatten()(inputs))
     logits = keras.layers.Lambda(lambda z: z + np.log(np.asarray(probabilities, "float32")))(zeros)
     return keras.Model(inputs, keras.layers.Softmax()(logits))
 
 
 def test_evaluate_matches_the_definitions_on_a_constructed_case():
     p = np.array([0.7, 0.2, 0.1])
-    x = np.zeros((10, 2), "float32")
+    x = np.zeros((10, 2, 2, 1), "float32")  # images: kerasbio.data adds the image noise
     y = np.array([0] * 6 + [1] * 3 + [2])  # the model says class 0 with 0.7; right 6 times in 10
     with pytest.warns(UserWarning, match="no kerasbio stochastic layer"):
         table = evaluate(constant_model(p), x, y, noise_stds=(0.0, 1.0), samples=3)
