@@ -83,7 +83,7 @@ def tuning_factor(kernel, tau):
     return ops.cast(tf.linalg.cholesky(tuning + jitter), "float32")
 
 
-def structured_normal(spatial_factor, maps_factor, c, batch, seed):
+def separable_normal(spatial_factor, maps_factor, c, batch, seed):
     """Unit-variance normal noise `(batch, h*w, maps)` with the separable correlation.
 
     `x = (L_s Z L_t^T + sqrt(c) z0 + sqrt(r) * e) / sqrt(v)`, `Z ~ N(0, I)` of shape
@@ -129,7 +129,7 @@ def nearest_correlation_factor(sigma):
     return ops.cast(factor / ops.sqrt(diagonal), "float32")
 
 
-def exact_normal(spatial, tuning, a, c, batch, seed):
+def full_normal(spatial, tuning, a, c, batch, seed):
     """Reference sampler: `L e` with `L` the factor of the full projected matrix, `(batch, n)`."""
     factor = nearest_correlation_factor(full_correlation(spatial, tuning, a, c))
     white = keras.random.normal((batch, ops.shape(factor)[0]), dtype="float32", seed=seed)

@@ -13,7 +13,7 @@ from keras import ops
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_int, validate_range
 from kerasbio.layers._stochastic import StochasticLayer
 
 DEFAULT_MAX_COUNT = 30
@@ -42,6 +42,7 @@ class GaussianNoise(StochasticLayer):
     def __init__(self, stddev, mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.stddev = validate_range("stddev", stddev, low=0)
+        self._build_at_init()
 
     def sample(self, inputs):
         noise = keras.random.normal(
@@ -75,6 +76,7 @@ class MultiplicativeGaussianNoise(StochasticLayer):
     def __init__(self, stddev, mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.stddev = validate_range("stddev", stddev, low=0)
+        self._build_at_init()
 
     def sample(self, inputs):
         factor = keras.random.normal(
@@ -112,6 +114,7 @@ class FanoGaussianNoise(StochasticLayer):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.fano = validate_range("fano", fano, low=0)
         self.epsilon = validate_range("epsilon", epsilon, low=0, low_open=True)
+        self._build_at_init()
 
     def sample(self, inputs):
         activity = ops.relu(ops.cast(inputs, "float32"))
@@ -165,10 +168,7 @@ class PoissonNoise(StochasticLayer):
         self.gain = validate_range("gain", gain, low=0, low_open=True)
         self.gradient = validate_choice("gradient", gradient,
                                         ("straight_through", "gumbel_softmax"))
-        if max_count is not None:
-            validate_range("max_count", max_count, low=1)
-            max_count = int(max_count)
-        self.max_count = max_count
+        self.max_count = None if max_count is None else validate_int("max_count", max_count, low=1)
         self.temperature = validate_range("temperature", temperature, low=0, low_open=True)
         self._warned_clipping = False
 

@@ -40,8 +40,8 @@ def target_matrix(kernel, a=A, b=B, c=C):
     return sigma
 
 
-def structured_covariance(spatial, kernel, c=C, tolerance=0.0):
-    """The covariance that `structured_normal` samples from, computed from its factors."""
+def separable_covariance(spatial, kernel, c=C, tolerance=0.0):
+    """The covariance that `separable_normal` samples from, computed from its factors."""
     spatial_factor = corr.psd_factor(spatial, tolerance)
     maps_factor = keras.ops.convert_to_numpy(corr.tuning_factor(kernel, TAU)).astype("float64")
     product = np.kron(spatial_factor @ spatial_factor.T, maps_factor @ maps_factor.T)
@@ -51,7 +51,7 @@ def structured_covariance(spatial, kernel, c=C, tolerance=0.0):
     return covariance * np.outer(scale, scale)
 
 
-def exact_covariance(spatial, kernel, c=C, a=A):
+def full_covariance(spatial, kernel, c=C, a=A):
     factor = keras.ops.convert_to_numpy(corr.nearest_correlation_factor(
         corr.full_correlation(spatial, corr.tuning_matrix(kernel, TAU), a, c))).astype("float64")
     return factor @ factor.T
@@ -71,20 +71,20 @@ def test_spatial_matrix_of_default_parameters_is_psd_on_a_small_grid():
     assert np.linalg.eigvalsh(corr.spatial_matrix(HEIGHT, WIDTH, A, B)).min() > 0
 
 
-def test_structured_sampler_matches_the_target_correlation():
+def test_separable_sampler_matches_the_target_correlation():
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
-    samples = corr.structured_normal(corr.psd_factor(spatial).astype("float32"),
+    samples = corr.separable_normal(corr.psd_factor(spatial).astype("float32"),
                                      corr.tuning_factor(kernel, TAU), C, SAMPLES,
                                      keras.random.SeedGenerator(1))
     assert_correlation_close(keras.ops.convert_to_numpy(samples).reshape(SAMPLES, -1),
                              target_matrix(kernel))
 
 
-def test_exact_sampler_matches_the_target_correlation():
+def test_full_sampler_matches_the_target_correlation():
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
-    samples = corr.exact_normal(spatial, corr.tuning_matrix(kernel, TAU), A, C, SAMPLES,
+    samples = corr.full_normal(spatial, corr.tuning_matrix(kernel, TAU), A, C, SAMPLES,
                                 keras.random.SeedGenerator(2))
     assert_correlation_close(keras.ops.convert_to_numpy(samples), target_matrix(kernel))
 
@@ -92,9 +92,9 @@ def test_exact_sampler_matches_the_target_correlation():
 def test_samplers_agree_where_the_factors_are_psd():
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
-    np.testing.assert_allclose(structured_covariance(spatial, kernel),
-                               exact_covariance(spatial, kernel), atol=1e-4)
-    np.testing.assert_allclose(exact_covariance(spatial, kernel), target_matrix(kernel),
+    np.testing.assert_allclose(separable_covariance(spatial, kernel),
+                               full_covariance(spatial, kernel), atol=1e-4)
+    np.testing.assert_allclose(full_covariance(spatial, kernel), target_matrix(kernel),
                                atol=1e-4)
 
 
@@ -110,12 +110,12 @@ def test_factor_projection_differs_little_from_the_full_projection():
     smallest_eigenvalue = np.linalg.eigvalsh(spatial).min()
     assert smallest_eigenvalue < -1e-3
     target = target_matrix(kernel, b=0.1)
-    structured, exact = structured_covariance(spatial, kernel), exact_covariance(spatial, kernel)
-    for covariance in (structured, exact):
+    separable, full = separable_covariance(spatial, kernel), full_covariance(spatial, kernel)
+    for covariance in (separable, full):
         np.testing.assert_allclose(np.diag(covariance), 1.0, atol=1e-5)
         assert np.linalg.eigvalsh(covariance).min() > -1e-6
-    np.testing.assert_allclose(exact, target, atol=1e-5)
-    difference = np.abs(structured - exact).max()
+    np.testing.assert_allclose(full, target, atol=1e-5)
+    difference = np.abs(separable - full).max()
     assert 1e-4 < difference <= abs(smallest_eigenvalue)
 
 
@@ -123,7 +123,7 @@ def test_truncated_spatial_factor_moves_no_correlation_by_more_than_the_toleranc
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
     assert corr.psd_factor(spatial, 0.005).shape[1] < HEIGHT * WIDTH
-    truncated = structured_covariance(spatial, kernel, tolerance=0.005)
+    truncated = separable_covariance(spatial, kernel, tolerance=0.005)
     np.testing.assert_allclose(np.diag(truncated), 1.0, atol=1e-6)
     error = np.abs(truncated - target_matrix(kernel)).max()
     assert 1e-3 < error <= 0.005 + 1e-5
@@ -151,7 +151,7 @@ def test_poisson_copula_marginals_and_positive_correlation():
     layer = identity_layer("poisson", seed=3)
     x = np.tile(np.array([3.0, 1.0, 4.0], "float32"), (4000, HEIGHT, WIDTH, 1))
     counts = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1)
-    rates = keras.ops.convert_to_numpy(layer.expectation(x[:1])).reshape(-1)
+    rates = keras.ops.convert_to_numpy(layer.expectation(layer.layer(x[:1]))).reshape(-1)
     positive = rates > 0
     standard_error = np.sqrt(rates[positive] / len(x))
     assert np.all(np.abs(counts.mean(0)[positive] - rates[positive]) < 5 * standard_error)
@@ -169,7 +169,7 @@ def test_fano_gaussian_noise_moments():
     layer = identity_layer("gaussian", fano=0.5, seed=4)
     x = np.tile(np.array([3.0, 1.0, 4.0], "float32"), (4000, HEIGHT, WIDTH, 1))
     outputs = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1)
-    means = keras.ops.convert_to_numpy(layer.expectation(x[:1])).reshape(-1)
+    means = keras.ops.convert_to_numpy(layer.expectation(layer.layer(x[:1]))).reshape(-1)
     variances = 0.5 * np.maximum(means, 0) + 1e-6
     assert np.all(np.abs(outputs.mean(0) - means) < 5 * np.sqrt(variances / len(x)))
     assert np.all(np.abs(outputs.var(0) / variances - 1) < 5 * np.sqrt(2.0 / len(x)))
