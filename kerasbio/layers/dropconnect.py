@@ -14,7 +14,7 @@ i.e. `sigma_p^2 = 1 / (2 N c)` (the thesis' `lambda` is `2 N c`).
 import keras
 from keras import ops
 
-from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.validation import invalid_argument, validate_choice, validate_int, validate_range
 from kerasbio.layers._stochastic import StochasticLayer
 from kerasbio.layers.variational import dropout_variance
 
@@ -92,10 +92,23 @@ class WeightNoiseLayer(StochasticLayer):
         return {**super().get_config(), "sampler": self.sampler}
 
 
+def validate_kernel_size(kernel_size):
+    """A positive int or a tuple (or list) of two positive ints."""
+    sizes = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
+    if len(sizes) not in (1, 2):
+        raise invalid_argument("kernel_size", "an integer or a tuple of 2 integers", kernel_size)
+    for size in sizes:
+        validate_int("kernel_size", size, low=1)
+    return kernel_size
+
+
 class DenseWeightNoise(WeightNoiseLayer, keras.layers.Dense):
     """The Dense half of the dropconnect layers: matmul, per-example einsum, bias."""
 
     compute_output_shape = keras.layers.Dense.compute_output_shape
+
+    def __init__(self, *args, units, **kwargs):
+        super().__init__(*args, units=validate_int("units", units, low=1), **kwargs)
 
     def linear(self, inputs, kernel):
         return ops.matmul(inputs, kernel)
@@ -117,8 +130,9 @@ class Conv2DWeightNoise(WeightNoiseLayer, keras.layers.Conv2D):
 
     compute_output_shape = keras.layers.Conv2D.compute_output_shape
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, filters, kernel_size, **kwargs):
+        super().__init__(*args, filters=validate_int("filters", filters, low=1),
+                         kernel_size=validate_kernel_size(kernel_size), **kwargs)
         self.supports_masking = False
         if self.groups != 1 and self.sampler == "mask":
             raise ValueError(
