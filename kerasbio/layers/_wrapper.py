@@ -29,6 +29,7 @@ class ConvolutionWrapper(StochasticLayer, keras.layers.Wrapper):
         super().__init__(layer=layer, mc=mc, seed=seed, **kwargs)
         self.data_format = getattr(layer, "data_format", "channels_last")
         self.autocast = False
+        self.input_spec = keras.layers.InputSpec(ndim=4)
         self.maps = None
         self.output_size = None
 

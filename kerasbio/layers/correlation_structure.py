@@ -140,11 +140,13 @@ def poisson_quantile(probability, rate):
     """Smallest count `k` with `P(X <= k) >= probability` for `X ~ Poisson(rate)`, by bisection.
 
     `P(X <= k) = Q(k + 1, rate)` (regularized upper incomplete gamma). The bracket starts at
-    `(-1, rate + 10 sqrt(rate) + 10]`, beyond which the tail is below float32 resolution.
+    `(-1, rate + 10 sqrt(rate) + 10]`, beyond which the tail is below float32 resolution. A NaN
+    or infinite rate gives itself (NaN propagates, never stalls the loop).
     """
     low = -ops.ones_like(rate)
     high = ops.ceil(rate + 10.0 * ops.sqrt(rate) + 10.0)
-    steps = ops.cast(ops.ceil(ops.log2(ops.max(high) + 2.0)), "int32")
+    finite_high = ops.where(ops.isfinite(high), high, 0.0)  # NaN or inf rates: see below
+    steps = ops.cast(ops.ceil(ops.log2(ops.max(finite_high, initial=0.0) + 2.0)), "int32")
 
     def bisect(_, bracket):
         low, high = bracket
@@ -155,7 +157,7 @@ def poisson_quantile(probability, rate):
                 ops.where(active & ~below, middle, high))
 
     _, high = ops.fori_loop(0, steps, bisect, (low, high))
-    return high
+    return ops.where(ops.isfinite(rate), high, rate)
 
 
 def normal_cdf(x):

@@ -139,8 +139,8 @@ class PoissonNoise(StochasticLayer):
       from the Poisson truncated to `0..max_count`), the backward pass differentiates the soft
       count `sum_k k y_k`.
 
-    Rates above `max_count` are clipped to it, with a one-time warning when that happens in an
-    eager call; `clipped_count` (a non-trainable weight) counts clipped units in every mode, so
+    Finite rates above `max_count` are clipped to it (infinite ones stay infinite), with a
+    one-time warning when that happens in an eager call; `clipped_count` (a non-trainable weight) counts clipped units in every mode, so
     graph-mode training can be checked too. Draws come from TFP's stateless Poisson sampler,
     which, unlike `tf.random.stateless_poisson`, also compiles with XLA. With `gradient="gumbel_softmax"` and no
     `max_count`, `max_count=30`. The expectation is `max(x, 0)` (clipped the same way). Sampling
@@ -198,12 +198,12 @@ class PoissonNoise(StochasticLayer):
                 f"PoissonNoise '{self.name}': {int(float(clipped))} rates exceeded "
                 f"max_count={limit} and were clipped to it. Increase `max_count` (or lower "
                 "`gain`) so that it is well above the rates seen.", stacklevel=2)
-        return ops.minimum(rates, float(limit))
+        return clip_finite(rates, float(limit))
 
     def expectation(self, inputs):
         if self.count_limit is None:
             return ops.relu(inputs)
-        return ops.cast(ops.minimum(ops.relu(ops.cast(inputs, "float32")),
+        return ops.cast(clip_finite(ops.relu(ops.cast(inputs, "float32")),
                                     self.count_limit / self.gain), inputs.dtype)
 
     def sample(self, inputs):
@@ -220,13 +220,22 @@ class PoissonNoise(StochasticLayer):
         return rates + ops.stop_gradient(draws - rates)
 
     def _gumbel_softmax_counts(self, rates):
-        uniform = keras.random.uniform((*ops.shape(rates), self.count_limit + 1), minval=1e-7,
+        # Flattened, so that inputs of any rank stay within TF's argmax/softmax rank limits.
+        flat = ops.reshape(rates, (-1,))
+        uniform = keras.random.uniform((ops.shape(flat)[0], self.count_limit + 1), minval=1e-7,
                                        maxval=1.0, dtype="float32", seed=self.seed_generator)
-        return relaxed_poisson_counts(rates, uniform, self.temperature)
+        counts = relaxed_poisson_counts(flat, uniform, self.temperature)
+        return ops.reshape(counts, ops.shape(rates))
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain, "gradient": self.gradient,
                 "max_count": self.max_count, "temperature": self.temperature}
+
+
+def clip_finite(values, limit):
+    """`min(values, limit)`, but infinite values stay infinite: a diverging activation is not
+    turned into a plausible count."""
+    return ops.where(ops.isinf(values), values, ops.minimum(values, limit))
 
 
 def relaxed_poisson_counts(rates, uniform, temperature):

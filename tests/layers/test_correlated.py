@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from kerasbio.layers import CorrelatedNoise
 from kerasbio.layers import correlation_structure as corr
+from probes import channels_first_conv_runs
 
 HEIGHT, WIDTH, MAPS = 6, 6, 4
 SAMPLES = 20000
@@ -230,3 +231,25 @@ def test_layer_without_kernel_or_spatial_size_is_rejected():
         CorrelatedNoise(keras.layers.Conv2D(3, 3)).build((None, None, None, 3))
     with pytest.raises(ValueError, match="`layer`"):
         CorrelatedNoise("conv")
+
+
+def test_a_depthwise_convolution_is_rejected_at_build_by_name():
+    layer = CorrelatedNoise(keras.layers.DepthwiseConv2D(3, depth_multiplier=1))
+    with pytest.raises(ValueError, match="`layer`.*not DepthwiseConv2D.*kernel shape"):
+        layer.build((None, 8, 8, 3))
+
+
+@pytest.mark.skipif(not channels_first_conv_runs(), reason="no NCHW convolution on this CPU build")
+@pytest.mark.parametrize("distribution", ["gaussian", "poisson"])
+def test_channels_first_convolution_gets_the_same_noise(distribution):
+    """The same seed gives the same noise unit for unit, whatever the wrapped data format."""
+    x = np.random.default_rng(0).uniform(0.5, 2.0, (3, 7, 6, 2)).astype("float32")
+    last = CorrelatedNoise(keras.layers.Conv2D(4, 3), distribution=distribution, seed=5)
+    first = CorrelatedNoise(keras.layers.Conv2D(4, 3, data_format="channels_first"),
+                            distribution=distribution, seed=5)
+    last.build(x.shape)
+    first.build(x.transpose(0, 3, 1, 2).shape)
+    first.layer.set_weights(last.layer.get_weights())
+    expected = keras.ops.convert_to_numpy(last(x, training=True))
+    got = keras.ops.convert_to_numpy(first(x.transpose(0, 3, 1, 2), training=True))
+    np.testing.assert_allclose(got, expected.transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-5)
