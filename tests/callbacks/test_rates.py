@@ -46,31 +46,31 @@ def rates_seen(layers, hook, attribute="rate"):
     return record, seen
 
 
-@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
-@pytest.mark.parametrize("make_layer", [lambda: DropBlock2D(0.3, 3, seed=1),
-                                        lambda: BernoulliDropout(0.3, seed=1)],
-                         ids=["DropBlock2D", "BernoulliDropout"])
+@pytest.mark.parametrize("make_layer, jit_compile", [
+    (lambda: DropBlock2D(0.3, 1, seed=1), False), (lambda: BernoulliDropout(0.3, seed=1), False),
+    (lambda: BernoulliDropout(0.3, seed=1), True)],
+    ids=["DropBlock2D", "BernoulliDropout", "BernoulliDropout-xla"])
 def test_a_ramped_float_rate_takes_effect_inside_fit(make_layer, jit_compile):
     layer = make_layer()
     model = statistic_model(layer, drop_fraction, jit_compile)
     record, seen = rates_seen([layer], "epoch")
-    history = model.fit(ONES, np.zeros((len(ONES), 1)), batch_size=128, epochs=4, verbose=0,
-                        callbacks=[RateSchedule(epochs=4), record])
-    ramp = [0.0, 0.1, 0.2, 0.3]
+    history = model.fit(ONES, np.zeros((len(ONES), 1)), batch_size=256, epochs=3, verbose=0,
+                        callbacks=[RateSchedule(epochs=3), record])
+    ramp = [0.0, 0.15, 0.3]
     np.testing.assert_allclose(np.ravel(seen), ramp, atol=1e-12)
     np.testing.assert_allclose(history.history["rate"], ramp, atol=1e-12)
     # The loss is the fraction of dropped units seen by the compiled step: it follows the ramp
-    # (DropBlock's overlapping blocks drop slightly less than the nominal rate).
+    # (to 5 standard errors: 512 x 144 units per epoch).
     fractions = np.asarray(history.history["loss"])
     assert fractions[0] == 0.0
-    np.testing.assert_allclose(fractions[1:], ramp[1:], rtol=0.15)
+    np.testing.assert_allclose(fractions[1:], ramp[1:], rtol=0.05)
     assert np.all(np.diff(fractions) > 0.05)
     assert not layer.weights  # the rate is a float, saved in the config only
 
 
 def test_a_schedule_of_any_callable_sets_a_float_stddev():
     layer = GaussianNoise(0.5, seed=2)
-    model = statistic_model(layer, standard_deviation, jit_compile=True)
+    model = statistic_model(layer, standard_deviation)
     stddevs = [0.5 * 0.5 ** epoch for epoch in range(3)]
     history = model.fit(ONES, np.zeros((len(ONES), 1)), batch_size=256, epochs=3, verbose=0,
                         callbacks=[Schedule("stddev", lambda epoch: 0.5 * 0.5 ** epoch)])
