@@ -57,8 +57,7 @@ def train_and_score(with_dropout, data, corrupted, epochs):
     """Trains one network; returns its validation accuracy curve and its test scores."""
     (x_train, y_train), validation, (x_test, y_test) = data
     model = cnn(with_dropout)
-    has_rate = any(isinstance(getattr(layer, "rate", None), keras.Variable)
-                   for layer in model.layers)
+    has_rate = any(isinstance(getattr(layer, "rate", None), float) for layer in model.layers)
     schedule = [kerasbio.callbacks.RateSchedule(epochs=max(1, epochs // 2))] if has_rate else []
     history = model.fit(x_train, y_train, validation_data=validation, epochs=epochs,
                         batch_size=32, verbose=0, callbacks=schedule)

@@ -65,8 +65,11 @@ def _numpy_bool():
 
 
 def _describe_range(low, high, low_open, high_open):
-    if low is not None and high is not None and not low_open and not high_open:
-        return f"between {low} and {high}"
+    if low is not None and high is not None:
+        excluded = [str(bound) for bound, is_open in ((low, low_open), (high, high_open))
+                    if is_open]
+        return f"between {low} and {high}" + (f" ({' and '.join(excluded)} excluded)"
+                                              if excluded else "")
     parts = []
     if low is not None:
         parts.append(f"{'>' if low_open else '>='} {low}")

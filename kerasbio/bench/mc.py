@@ -3,8 +3,8 @@
 (a) `mc_predict` (T = 20) against a loop of T `model(x)` calls, for McClure's MNIST CNN
     (Table 3.2) with dropout in the dense head only and after every layer;
 (b) training steps with `BernoulliDropout` / `GaussianDropout` against Keras' own layers;
-(c) training steps of the dropconnect and spike-and-slab layers, exact and fast sampling,
-    against plain `Dense` / `Conv2D`.
+(c) training steps of the dropconnect and spike-and-slab layers, per-example masks and local
+    reparameterization, against plain `Dense` / `Conv2D`.
 """
 
 import keras
@@ -78,18 +78,18 @@ def weight_noise_rows(rounds):
     dense_x = rng.uniform(size=(BATCH, 1024)).astype("float32")
     conv_x = rng.uniform(size=(BATCH, 12, 12, 32)).astype("float32")
     cases = [
-        ("DropConnectDense bernoulli exact", lambda: DropConnectDense(500, 0.5), "dense"),
-        ("DropConnectDense bernoulli fast",
-         lambda: DropConnectDense(500, 0.5, sampling="fast"), "dense"),
-        ("DropConnectDense gaussian (exact = local reparam.)",
-         lambda: DropConnectDense(500, 0.5, noise="gaussian"), "dense"),
-        ("SpikeAndSlabDense (exact)", lambda: SpikeAndSlabDense(500, 0.5, 0.2), "dense"),
-        ("DropConnectConv2D bernoulli exact", lambda: DropConnectConv2D(64, 5, 0.5), "conv"),
-        ("DropConnectConv2D bernoulli fast",
-         lambda: DropConnectConv2D(64, 5, 0.5, sampling="fast"), "conv"),
-        ("SpikeAndSlabConv2D exact", lambda: SpikeAndSlabConv2D(64, 5, 0.5, 0.2), "conv"),
-        ("SpikeAndSlabConv2D fast",
-         lambda: SpikeAndSlabConv2D(64, 5, 0.5, 0.2, sampling="fast"), "conv"),
+        ("DropConnectDense bernoulli mask", lambda: DropConnectDense(500, 0.5), "dense"),
+        ("DropConnectDense bernoulli local reparam.",
+         lambda: DropConnectDense(500, 0.5, sampler="local_reparameterization"), "dense"),
+        ("DropConnectDense gaussian (mask = local reparam.)",
+         lambda: DropConnectDense(500, 0.5, distribution="gaussian"), "dense"),
+        ("SpikeAndSlabDense (mask)", lambda: SpikeAndSlabDense(500, 0.5, 0.2), "dense"),
+        ("DropConnectConv2D bernoulli mask", lambda: DropConnectConv2D(64, 5, 0.5), "conv"),
+        ("DropConnectConv2D bernoulli local reparam.",
+         lambda: DropConnectConv2D(64, 5, 0.5, sampler="local_reparameterization"), "conv"),
+        ("SpikeAndSlabConv2D mask", lambda: SpikeAndSlabConv2D(64, 5, 0.5, 0.2), "conv"),
+        ("SpikeAndSlabConv2D local reparam.",
+         lambda: SpikeAndSlabConv2D(64, 5, 0.5, 0.2, sampler="local_reparameterization"), "conv"),
     ]
     references = {"dense": (lambda: keras.layers.Dense(500), dense_x, "Dense"),
                   "conv": (lambda: keras.layers.Conv2D(64, 5), conv_x, "Conv2D")}

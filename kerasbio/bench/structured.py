@@ -42,8 +42,8 @@ def run(quick=False):
               *compare_alternately(spatial, reference, rounds=rounds))
     for label, with_dropout in [
             ("DropBlock2D", after(lambda: layers.DropBlock2D(0.1, BLOCK))),
-            ("DropBlock2D per-channel",
-             after(lambda: layers.DropBlock2D(0.1, BLOCK, per_channel=True))),
+            ("DropBlock2D shared mask",
+             after(lambda: layers.DropBlock2D(0.1, BLOCK, per_channel=False))),
             ("SimilarMapDropout", wrapping(lambda conv: layers.SimilarMapDropout(conv, 0.1))),
             ("CorrDrop similar",
              wrapping(lambda conv: layers.CorrDrop(conv, 0.1, BLOCK))),

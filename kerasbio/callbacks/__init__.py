@@ -1,9 +1,9 @@
 """kerasbio callbacks: hyperparameter schedules and memorization tools."""
 
-from kerasbio.callbacks._schedule import VariableSchedule
 from kerasbio.callbacks.alpha import AlphaDecay, DeepSupervisionDecay
 from kerasbio.callbacks.memorization import MemorizationMonitor, RelabelEachEpoch, TimeToFit
 from kerasbio.callbacks.rates import RateSchedule
+from kerasbio.callbacks.schedule import Schedule
 
 __all__ = [
     "AlphaDecay",
@@ -11,6 +11,6 @@ __all__ = [
     "MemorizationMonitor",
     "RateSchedule",
     "RelabelEachEpoch",
+    "Schedule",
     "TimeToFit",
-    "VariableSchedule",
 ]

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasbio._core.validation import validate_range
+from kerasbio._core.validation import validate_bool, validate_int, validate_range
 
 
 class MemorizationMonitor(keras.callbacks.Callback):
@@ -32,6 +32,9 @@ class MemorizationMonitor(keras.callbacks.Callback):
 
     def __init__(self, x, y, corrupted_mask, validation_data=None, batch_size=256):
         super().__init__()
+        if len(x) != len(y):
+            raise ValueError(f"`x` and `y` must hold the same examples. Received: {len(x)} inputs "
+                             f"and {len(y)} labels.")
         corrupted_mask = np.asarray(corrupted_mask, dtype=bool)
         if corrupted_mask.shape != (len(y),):
             raise ValueError(
@@ -41,7 +44,7 @@ class MemorizationMonitor(keras.callbacks.Callback):
                         "clean": (x[~corrupted_mask], y[~corrupted_mask])}
         if validation_data is not None:
             self.subsets["heldout"] = tuple(validation_data)
-        self.batch_size = batch_size
+        self.batch_size = validate_int("batch_size", batch_size, low=1)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -71,10 +74,13 @@ class TimeToFit(keras.callbacks.Callback):
 
     def __init__(self, threshold=1.0, monitor="accuracy", stop=False, verbose=False):
         super().__init__()
-        self.threshold = threshold
+        self.threshold = validate_range("threshold", threshold)
+        if not isinstance(monitor, str):
+            raise ValueError(f"Invalid value received for argument `monitor`. Expected the name "
+                             f"of a logged metric (str). Received: monitor={monitor!r}")
         self.monitor = monitor
-        self.stop = stop
-        self.verbose = verbose
+        self.stop = validate_bool("stop", stop)
+        self.verbose = validate_bool("verbose", verbose)
         self.epoch = None
         self.step = None
         self._steps = 0
@@ -119,8 +125,10 @@ class RelabelEachEpoch(keras.callbacks.Callback):
 
     def __init__(self, n_examples, n_classes, seed=None):
         super().__init__()
-        self.n_examples = int(validate_range("n_examples", n_examples, low=1))
-        self.n_classes = int(validate_range("n_classes", n_classes, low=2))
+        self.n_examples = validate_int("n_examples", n_examples, low=1)
+        self.n_classes = validate_int("n_classes", n_classes, low=2)
+        if seed is not None:
+            validate_int("seed", seed, low=0)
         self._rng = np.random.default_rng(seed)
         self.labels = tf.Variable(tf.zeros([self.n_examples], tf.int32), trainable=False,
                                   name="random_labels")

@@ -83,7 +83,7 @@ def tuning_factor(kernel, tau):
     return ops.cast(tf.linalg.cholesky(tuning + jitter), "float32")
 
 
-def structured_normal(spatial_factor, maps_factor, c, batch, seed):
+def separable_normal(spatial_factor, maps_factor, c, batch, seed):
     """Unit-variance normal noise `(batch, h*w, maps)` with the separable correlation.
 
     `x = (L_s Z L_t^T + sqrt(c) z0 + sqrt(r) * e) / sqrt(v)`, `Z ~ N(0, I)` of shape
@@ -129,7 +129,7 @@ def nearest_correlation_factor(sigma):
     return ops.cast(factor / ops.sqrt(diagonal), "float32")
 
 
-def exact_normal(spatial, tuning, a, c, batch, seed):
+def full_normal(spatial, tuning, a, c, batch, seed):
     """Reference sampler: `L e` with `L` the factor of the full projected matrix, `(batch, n)`."""
     factor = nearest_correlation_factor(full_correlation(spatial, tuning, a, c))
     white = keras.random.normal((batch, ops.shape(factor)[0]), dtype="float32", seed=seed)
@@ -140,11 +140,13 @@ def poisson_quantile(probability, rate):
     """Smallest count `k` with `P(X <= k) >= probability` for `X ~ Poisson(rate)`, by bisection.
 
     `P(X <= k) = Q(k + 1, rate)` (regularized upper incomplete gamma). The bracket starts at
-    `(-1, rate + 10 sqrt(rate) + 10]`, beyond which the tail is below float32 resolution.
+    `(-1, rate + 10 sqrt(rate) + 10]`, beyond which the tail is below float32 resolution. A NaN
+    or infinite rate gives itself (NaN propagates, never stalls the loop).
     """
     low = -ops.ones_like(rate)
     high = ops.ceil(rate + 10.0 * ops.sqrt(rate) + 10.0)
-    steps = ops.cast(ops.ceil(ops.log2(ops.max(high) + 2.0)), "int32")
+    finite_high = ops.where(ops.isfinite(high), high, 0.0)  # NaN or inf rates: see below
+    steps = ops.cast(ops.ceil(ops.log2(ops.max(finite_high, initial=0.0) + 2.0)), "int32")
 
     def bisect(_, bracket):
         low, high = bracket
@@ -155,7 +157,7 @@ def poisson_quantile(probability, rate):
                 ops.where(active & ~below, middle, high))
 
     _, high = ops.fori_loop(0, steps, bisect, (low, high))
-    return high
+    return ops.where(ops.isfinite(rate), high, rate)
 
 
 def normal_cdf(x):

@@ -14,12 +14,12 @@ i.e. `sigma_p^2 = 1 / (2 N c)` (the thesis' `lambda` is `2 N c`).
 import keras
 from keras import ops
 
-from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.validation import invalid_argument, validate_choice, validate_int, validate_range
 from kerasbio.layers._stochastic import StochasticLayer
 from kerasbio.layers.variational import dropout_variance
 
-NOISES = ("bernoulli", "gaussian")
-SAMPLINGS = ("exact", "fast")
+DISTRIBUTIONS = ("bernoulli", "gaussian")
+SAMPLERS = ("mask", "local_reparameterization")
 EPSILON = 1e-8
 
 
@@ -27,24 +27,23 @@ class WeightNoiseLayer(StochasticLayer):
     """Base of the dropconnect layers: mixed in before `keras.layers.Dense` or `Conv2D`.
 
     Two samplers of the pre-activation `z = x (V o M)` (the bias is not noisy):
-    - exact: a weight mask per example, `z_b = x_b (V o M_b)` (memory: batch x kernel size);
-    - local reparameterization (Kingma et al. 2015): `z ~ N(x V, alpha x^2 V^2)` drawn per
-      output unit. Exact in distribution for Gaussian noise on a Dense layer with 2D inputs
-      (used there in "exact" mode too); otherwise the `sampling="fast"` approximation: for
-      Bernoulli noise it matches the first two moments (central limit), and where weights are
-      shared across positions (Conv2D, Dense on >2D inputs) it ignores the correlation between
-      the positions of one example.
+    - `"mask"`: a weight mask per example, `z_b = x_b (V o M_b)` (memory: batch x kernel
+      size), exact. Where the local reparameterization below is exactly equal in distribution
+      (Gaussian noise on a Dense layer with 2-D inputs) it is used instead, being cheaper.
+    - `"local_reparameterization"` (Kingma et al. 2015): `z ~ N(x V, alpha x^2 V^2)` drawn
+      per output unit, the moment-matched Gaussian approximation: for Bernoulli noise it
+      matches the first two moments (central limit), and where weights are shared across
+      positions (Conv2D, Dense on >2D inputs) it ignores the correlation between the positions
+      of one example.
 
-    Subclasses define `linear(x, kernel)`, `per_example_linear(x, kernels)` and
+    Subclasses set `weight_rate` (the drop probability of the weight noise) and
+    `distribution`, and define `linear(x, kernel)`, `per_example_linear(x, kernels)` and
     `add_bias_and_activation(z)`.
     """
 
-    def __init__(self, rate, noise="bernoulli", sampling="exact", mc=False, seed=None,
-                 **kwargs):
+    def __init__(self, sampler="mask", mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
-        self.rate = validate_range("rate", rate, low=0, high=1, high_open=True)
-        self.noise = validate_choice("noise", noise, NOISES)
-        self.sampling = validate_choice("sampling", sampling, SAMPLINGS)
+        self.sampler = validate_choice("sampler", sampler, SAMPLERS)
 
     def expectation(self, inputs):
         # The wrapped Keras layer's own call (next after StochasticLayer in the MRO): mean weights.
@@ -54,10 +53,11 @@ class WeightNoiseLayer(StochasticLayer):
         return self.add_bias_and_activation(self.noisy_preactivation(inputs))
 
     def noisy_preactivation(self, inputs):
-        """One draw of `x (V o M)` per example, by the sampler `sampling` selects."""
-        if self.rate == 0:
+        """One draw of `x (V o M)` per example, by the sampler `sampler` selects."""
+        if self.weight_rate == 0:
             return self.linear(inputs, self.kernel)
-        if self.sampling == "fast" or self.local_reparameterization_is_exact(inputs):
+        if (self.sampler == "local_reparameterization"
+                or self.local_reparameterization_is_exact(inputs)):
             return self.local_reparameterization(inputs)
         return self.per_example_linear(inputs, self.per_example_kernels(ops.shape(inputs)[0]))
 
@@ -68,11 +68,13 @@ class WeightNoiseLayer(StochasticLayer):
         """`V o M_b` for every example `b`: shape `(batch, *kernel.shape)`."""
         kernel = self.kernel
         shape, dtype = (batch, *kernel.shape), self.compute_dtype
-        if self.noise == "bernoulli":
-            keep = keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator) >= self.rate
-            mask = ops.cast(keep, dtype) / (1.0 - self.rate)
+        if self.distribution == "bernoulli":
+            keep = (keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator)
+                    >= self.weight_rate)
+            mask = ops.cast(keep, dtype) / (1.0 - self.weight_rate)
         else:
-            mask = keras.random.normal(shape, mean=1.0, stddev=dropout_variance(self.rate) ** 0.5,
+            mask = keras.random.normal(shape, mean=1.0,
+                                       stddev=dropout_variance(self.weight_rate) ** 0.5,
                                        dtype=dtype, seed=self.seed_generator)
         return ops.expand_dims(kernel, 0) * mask
 
@@ -80,20 +82,33 @@ class WeightNoiseLayer(StochasticLayer):
         """`x V + sqrt(alpha x^2 V^2) * eps`, `eps ~ N(0, 1)` per output (Kingma et al. 2015)."""
         kernel = self.kernel
         mean = self.linear(inputs, kernel)
-        variance = dropout_variance(self.rate) * self.linear(ops.square(inputs), ops.square(kernel))
+        variance = dropout_variance(self.weight_rate) * self.linear(ops.square(inputs),
+                                                                    ops.square(kernel))
         stddev = ops.sqrt(ops.cast(variance, "float32") + EPSILON)
         noise = keras.random.normal(ops.shape(mean), dtype="float32", seed=self.seed_generator)
         return mean + ops.cast(stddev * noise, mean.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "noise": self.noise,
-                "sampling": self.sampling}
+        return {**super().get_config(), "sampler": self.sampler}
+
+
+def validate_kernel_size(kernel_size):
+    """A positive int or a tuple (or list) of two positive ints."""
+    sizes = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
+    if len(sizes) not in (1, 2):
+        raise invalid_argument("kernel_size", "an integer or a tuple of 2 integers", kernel_size)
+    for size in sizes:
+        validate_int("kernel_size", size, low=1)
+    return kernel_size
 
 
 class DenseWeightNoise(WeightNoiseLayer, keras.layers.Dense):
     """The Dense half of the dropconnect layers: matmul, per-example einsum, bias."""
 
     compute_output_shape = keras.layers.Dense.compute_output_shape
+
+    def __init__(self, *args, units, **kwargs):
+        super().__init__(*args, units=validate_int("units", units, low=1), **kwargs)
 
     def linear(self, inputs, kernel):
         return ops.matmul(inputs, kernel)
@@ -102,7 +117,7 @@ class DenseWeightNoise(WeightNoiseLayer, keras.layers.Dense):
         return ops.einsum("b...i,bio->b...o", inputs, kernels)
 
     def local_reparameterization_is_exact(self, inputs):
-        return self.noise == "gaussian" and len(inputs.shape) == 2
+        return self.distribution == "gaussian" and len(inputs.shape) == 2
 
     def add_bias_and_activation(self, outputs):
         if self.bias is not None:
@@ -115,13 +130,14 @@ class Conv2DWeightNoise(WeightNoiseLayer, keras.layers.Conv2D):
 
     compute_output_shape = keras.layers.Conv2D.compute_output_shape
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, filters, kernel_size, **kwargs):
+        super().__init__(*args, filters=validate_int("filters", filters, low=1),
+                         kernel_size=validate_kernel_size(kernel_size), **kwargs)
         self.supports_masking = False
-        if self.groups != 1 and self.sampling == "exact":
+        if self.groups != 1 and self.sampler == "mask":
             raise ValueError(
-                "Invalid value received for argument `groups`. Exact per-example weight "
-                "sampling supports groups=1 only; use sampling='fast' for grouped "
+                "Invalid value received for argument `groups`. Per-example weight masks "
+                "support groups=1 only; use sampler='local_reparameterization' for grouped "
                 f"convolutions. Received: groups={self.groups}")
 
     def linear(self, inputs, kernel):
@@ -145,25 +161,45 @@ class Conv2DWeightNoise(WeightNoiseLayer, keras.layers.Conv2D):
         return self.activation(outputs) if self.activation is not None else outputs
 
 
+class DropConnectLayer(WeightNoiseLayer):
+    """Dropconnect: every weight masked independently, Bernoulli or Gaussian (McClure 3.2.2)."""
+
+    def __init__(self, rate, distribution="bernoulli", sampler="mask", mc=False, seed=None,
+                 **kwargs):
+        rate = validate_range("rate", rate, low=0, high=1, high_open=True)
+        distribution = validate_choice("distribution", distribution, DISTRIBUTIONS)
+        super().__init__(sampler=sampler, mc=mc, seed=seed, **kwargs)
+        self.rate = rate
+        self.distribution = distribution
+
+    @property
+    def weight_rate(self):
+        return self.rate
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "distribution": self.distribution}
+
+
 @keras.saving.register_keras_serializable(package="kerasbio")
-class DropConnectDense(DenseWeightNoise):
+class DropConnectDense(DropConnectLayer, DenseWeightNoise):
     """Dense layer with dropconnect: every weight masked independently (McClure 3.2.2).
 
     `y = activation(x (V o M) + bias)` with `m_ij ~ Bernoulli(1 - rate) / (1 - rate)` or
     `m_ij ~ N(1, rate / (1 - rate))`, a fresh mask for every example. The expectation uses
     the mean weights `V` (training-time scaling), i.e. it is exactly `keras.layers.Dense`.
 
-    Sampling (see `WeightNoiseLayer`): `"exact"` draws a batch x in x units mask (Bernoulli,
+    Samplers (see `WeightNoiseLayer`): `"mask"` draws a batch x in x units mask (Bernoulli,
     or inputs of rank > 2); Gaussian noise on 2D inputs is sampled exactly and cheaply as
-    `N(x V, alpha x^2 V^2)` (local reparameterization). `"fast"` always uses that Gaussian
-    form, which for Bernoulli noise matches the mean and variance only. L2 on the kernel is the
-    Gaussian-prior KL bound (module docstring: `sigma_p^2 = 1 / (2 N c)`).
+    `N(x V, alpha x^2 V^2)` (local reparameterization, equal in distribution there).
+    `"local_reparameterization"` always uses that Gaussian form, which for Bernoulli noise
+    matches the mean and variance only. L2 on the kernel is the Gaussian-prior KL bound (module
+    docstring: `sigma_p^2 = 1 / (2 N c)`).
 
     Args:
         units: Positive int, output dimension.
         rate: Float in [0, 1), the drop probability (Gaussian: variance `rate / (1 - rate)`).
-        noise: `"bernoulli"` or `"gaussian"`.
-        sampling: `"exact"` or `"fast"`.
+        distribution: `"bernoulli"` or `"gaussian"`, the distribution of the mask.
+        sampler: `"mask"` or `"local_reparameterization"`.
         mc: Bool, sample at inference too.
         seed: Optional integer seed.
         **kwargs: `keras.layers.Dense` arguments (`activation`, `use_bias`, initializers,
@@ -175,31 +211,33 @@ class DropConnectDense(DenseWeightNoise):
     """
 
     _example_config = {"units": 4, "rate": 0.3}
-    _invalid_configs = ({"rate": 1.0}, {"noise": "uniform"}, {"sampling": "slow"})
+    _invalid_configs = ({"rate": 1.0}, {"distribution": "uniform"}, {"sampler": "exact"},
+                        {"units": 2.5})
 
-    def __init__(self, units, rate, noise="bernoulli", sampling="exact", mc=False, seed=None,
-                 **kwargs):
-        super().__init__(rate=rate, noise=noise, sampling=sampling, mc=mc, seed=seed,
-                         units=units, **kwargs)
+    def __init__(self, units, rate, distribution="bernoulli", sampler="mask", mc=False,
+                 seed=None, **kwargs):
+        super().__init__(rate=rate, distribution=distribution, sampler=sampler, mc=mc,
+                         seed=seed, units=units, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="kerasbio")
-class DropConnectConv2D(Conv2DWeightNoise):
+class DropConnectConv2D(DropConnectLayer, Conv2DWeightNoise):
     """Conv2D layer with dropconnect: every kernel weight masked independently (McClure 3.2.2).
 
     As `DropConnectDense`, for a convolution: each example is convolved with its own masked
-    kernel `V o M_b` (`"exact"`, computed as image patches times per-example kernels; costs
-    batch x kernel memory and about one extra convolution). `sampling="fast"` draws each
-    output from `N(conv(x, V), alpha conv(x^2, V^2))` independently, so positions of one
-    example no longer share one weight sample (and Bernoulli noise is moment-matched). The
-    expectation is exactly `keras.layers.Conv2D`.
+    kernel `V o M_b` (`sampler="mask"`, computed as image patches times per-example kernels;
+    costs batch x kernel memory and about one extra convolution).
+    `sampler="local_reparameterization"` draws each output from
+    `N(conv(x, V), alpha conv(x^2, V^2))` independently, so positions of one example no longer
+    share one weight sample (and Bernoulli noise is moment-matched). The expectation is
+    exactly `keras.layers.Conv2D`.
 
     Args:
         filters: Positive int, number of output channels.
         kernel_size: Int or tuple of 2 ints.
         rate: Float in [0, 1), the drop probability (Gaussian: variance `rate / (1 - rate)`).
-        noise: `"bernoulli"` or `"gaussian"`.
-        sampling: `"exact"` or `"fast"` (`"exact"` needs `groups=1`).
+        distribution: `"bernoulli"` or `"gaussian"`, the distribution of the mask.
+        sampler: `"mask"` or `"local_reparameterization"` (`"mask"` needs `groups=1`).
         mc: Bool, sample at inference too.
         seed: Optional integer seed.
         **kwargs: `keras.layers.Conv2D` arguments (`strides`, `padding`, `data_format`,
@@ -211,13 +249,13 @@ class DropConnectConv2D(Conv2DWeightNoise):
     """
 
     _example_config = {"filters": 4, "kernel_size": 3, "rate": 0.3}
-    _invalid_configs = ({"rate": 1.0}, {"noise": "uniform"}, {"sampling": "slow"},
+    _invalid_configs = ({"rate": 1.0}, {"distribution": "uniform"}, {"sampler": "fast"},
                         {"groups": 2, "filters": 4})
 
-    def __init__(self, filters, kernel_size, rate, noise="bernoulli", sampling="exact",
+    def __init__(self, filters, kernel_size, rate, distribution="bernoulli", sampler="mask",
                  mc=False, seed=None, **kwargs):
-        super().__init__(rate=rate, noise=noise, sampling=sampling, mc=mc, seed=seed,
-                         filters=filters, kernel_size=kernel_size, **kwargs)
+        super().__init__(rate=rate, distribution=distribution, sampler=sampler, mc=mc,
+                         seed=seed, filters=filters, kernel_size=kernel_size, **kwargs)
 
 
 class SpikeAndSlabLayer(WeightNoiseLayer):
@@ -227,26 +265,28 @@ class SpikeAndSlabLayer(WeightNoiseLayer):
     input unit, `sigma^2 = dropconnect_rate / (1 - dropconnect_rate)` (McClure 3.2.2, A.3.1).
     """
 
-    def __init__(self, dropout_rate, dropconnect_rate, sampling="exact", mc=False, seed=None,
+    distribution = "gaussian"
+
+    def __init__(self, dropout_rate, dropconnect_rate, sampler="mask", mc=False, seed=None,
                  **kwargs):
-        validate_range("dropout_rate", dropout_rate, low=0, high=1, high_open=True)
-        validate_range("dropconnect_rate", dropconnect_rate, low=0, high=1, high_open=True)
-        super().__init__(rate=dropconnect_rate, noise="gaussian", sampling=sampling, mc=mc,
-                         seed=seed, **kwargs)
+        dropout_rate = validate_range("dropout_rate", dropout_rate, low=0, high=1,
+                                      high_open=True)
+        dropconnect_rate = validate_range("dropconnect_rate", dropconnect_rate, low=0, high=1,
+                                          high_open=True)
+        super().__init__(sampler=sampler, mc=mc, seed=seed, **kwargs)
         self.dropout_rate = dropout_rate
+        self.dropconnect_rate = dropconnect_rate
 
     @property
-    def dropconnect_rate(self):
-        return self.rate
+    def weight_rate(self):
+        return self.dropconnect_rate
 
     def sample(self, inputs):
         kept = keras.random.dropout(inputs, self.dropout_rate, seed=self.seed_generator)
         return super().sample(kept)
 
     def get_config(self):
-        config = super().get_config()
-        del config["rate"], config["noise"]
-        return {**config, "dropout_rate": self.dropout_rate,
+        return {**super().get_config(), "dropout_rate": self.dropout_rate,
                 "dropconnect_rate": self.dropconnect_rate}
 
 
@@ -257,7 +297,7 @@ class SpikeAndSlabDense(SpikeAndSlabLayer, DenseWeightNoise):
     Bernoulli dropout on the layer's input units combined with Gaussian dropconnect on its
     weights: `y = activation((x o b) (V o G) + bias)`, `b_i ~ Bernoulli(1 - p_do) / (1 - p_do)`,
     `g_ij ~ N(1, p_dc / (1 - p_dc))`, fresh for every example. For 2D inputs both parts are
-    sampled exactly and cheaply (the Gaussian part by local reparameterization); `sampling`
+    sampled exactly and cheaply (the Gaussian part by local reparameterization); `sampler`
     matters only for inputs of rank > 2 (see `DropConnectDense`). The expectation uses the mean
     weights, i.e. it is exactly `keras.layers.Dense`. L2 on the kernel: see the module docstring.
 
@@ -265,7 +305,7 @@ class SpikeAndSlabDense(SpikeAndSlabLayer, DenseWeightNoise):
         units: Positive int, output dimension.
         dropout_rate: Float in [0, 1), probability of dropping an input unit (`p_do`).
         dropconnect_rate: Float in [0, 1), Gaussian dropconnect rate (`p_dc`).
-        sampling: `"exact"` or `"fast"`.
+        sampler: `"mask"` or `"local_reparameterization"`.
         mc: Bool, sample at inference too.
         seed: Optional integer seed.
         **kwargs: `keras.layers.Dense` arguments.
@@ -276,11 +316,12 @@ class SpikeAndSlabDense(SpikeAndSlabLayer, DenseWeightNoise):
     """
 
     _example_config = {"units": 4, "dropout_rate": 0.5, "dropconnect_rate": 0.2}
-    _invalid_configs = ({"dropout_rate": 1.0}, {"dropconnect_rate": -0.1}, {"sampling": "slow"})
+    _invalid_configs = ({"dropout_rate": 1.0}, {"dropconnect_rate": -0.1},
+                        {"sampler": "exact"})
 
-    def __init__(self, units, dropout_rate, dropconnect_rate, sampling="exact", mc=False,
+    def __init__(self, units, dropout_rate, dropconnect_rate, sampler="mask", mc=False,
                  seed=None, **kwargs):
-        super().__init__(dropout_rate, dropconnect_rate, sampling=sampling, mc=mc, seed=seed,
+        super().__init__(dropout_rate, dropconnect_rate, sampler=sampler, mc=mc, seed=seed,
                          units=units, **kwargs)
 
 
@@ -289,16 +330,16 @@ class SpikeAndSlabConv2D(SpikeAndSlabLayer, Conv2DWeightNoise):
     """Conv2D layer with spike-and-slab dropout (McClure 3.2.2, Appendix A.3.1).
 
     Bernoulli dropout on every input unit (position and channel) combined with Gaussian
-    dropconnect on the kernel; `sampling` as in `DropConnectConv2D` (`"exact"`: one kernel
-    sample per example; `"fast"`: local reparameterization per output). The expectation is
-    exactly `keras.layers.Conv2D`.
+    dropconnect on the kernel; `sampler` as in `DropConnectConv2D` (`"mask"`: one kernel
+    sample per example; `"local_reparameterization"`: the Gaussian approximation per output).
+    The expectation is exactly `keras.layers.Conv2D`.
 
     Args:
         filters: Positive int, number of output channels.
         kernel_size: Int or tuple of 2 ints.
         dropout_rate: Float in [0, 1), probability of dropping an input unit (`p_do`).
         dropconnect_rate: Float in [0, 1), Gaussian dropconnect rate (`p_dc`).
-        sampling: `"exact"` or `"fast"` (`"exact"` needs `groups=1`).
+        sampler: `"mask"` or `"local_reparameterization"` (`"mask"` needs `groups=1`).
         mc: Bool, sample at inference too.
         seed: Optional integer seed.
         **kwargs: `keras.layers.Conv2D` arguments.
@@ -310,9 +351,10 @@ class SpikeAndSlabConv2D(SpikeAndSlabLayer, Conv2DWeightNoise):
 
     _example_config = {"filters": 4, "kernel_size": 3, "dropout_rate": 0.5,
                        "dropconnect_rate": 0.2}
-    _invalid_configs = ({"dropout_rate": 1.0}, {"dropconnect_rate": -0.1}, {"sampling": "slow"})
+    _invalid_configs = ({"dropout_rate": 1.0}, {"dropconnect_rate": -0.1},
+                        {"sampler": "exact"})
 
-    def __init__(self, filters, kernel_size, dropout_rate, dropconnect_rate, sampling="exact",
+    def __init__(self, filters, kernel_size, dropout_rate, dropconnect_rate, sampler="mask",
                  mc=False, seed=None, **kwargs):
-        super().__init__(dropout_rate, dropconnect_rate, sampling=sampling, mc=mc, seed=seed,
+        super().__init__(dropout_rate, dropconnect_rate, sampler=sampler, mc=mc, seed=seed,
                          filters=filters, kernel_size=kernel_size, **kwargs)

@@ -12,7 +12,7 @@ from keras import ops
 
 import tensorflow as tf
 
-from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.validation import validate_choice, validate_int, validate_range
 from kerasbio.layers import _sampling
 from kerasbio.layers._stochastic import StochasticLayer
 
@@ -42,6 +42,7 @@ class GaussianNoise(StochasticLayer):
     def __init__(self, stddev, mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.stddev = validate_range("stddev", stddev, low=0)
+        self._build_at_init()
 
     def sample(self, inputs):
         noise = keras.random.normal(
@@ -75,6 +76,7 @@ class MultiplicativeGaussianNoise(StochasticLayer):
     def __init__(self, stddev, mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.stddev = validate_range("stddev", stddev, low=0)
+        self._build_at_init()
 
     def sample(self, inputs):
         factor = keras.random.normal(
@@ -112,6 +114,7 @@ class FanoGaussianNoise(StochasticLayer):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.fano = validate_range("fano", fano, low=0)
         self.epsilon = validate_range("epsilon", epsilon, low=0, low_open=True)
+        self._build_at_init()
 
     def sample(self, inputs):
         activity = ops.relu(ops.cast(inputs, "float32"))
@@ -136,11 +139,12 @@ class PoissonNoise(StochasticLayer):
       from the Poisson truncated to `0..max_count`), the backward pass differentiates the soft
       count `sum_k k y_k`.
 
-    Rates above `max_count` are clipped to it (and so are straight-through counts), with a one-time warning when that happens in an
-    eager call; `clipped_count` (a non-trainable weight) counts clipped units in every mode, so
-    graph-mode training can be checked too. Draws are exact (inversion below rate 10,
-    Hormann's transformed rejection above; `kerasbio.layers._sampling.poisson`) and compile with
-    XLA; a NaN or infinite input gives NaN. With `gradient="gumbel_softmax"` and no
+    Finite rates above `max_count` are clipped to it (and so are straight-through counts;
+    infinite rates stay infinite), with a one-time warning when that happens in an eager call;
+    `clipped_count` (a non-trainable weight) counts clipped units in every mode, so graph-mode
+    training can be checked too. Draws are exact (inversion below rate 10, Hormann's
+    transformed rejection above; `kerasbio.layers._sampling.poisson`) and compile with XLA; a
+    NaN or infinite input gives NaN. With `gradient="gumbel_softmax"` and no
     `max_count`, `max_count=30`. The expectation is `max(x, 0)` (clipped the same way). Sampling
     runs in float32.
 
@@ -166,10 +170,7 @@ class PoissonNoise(StochasticLayer):
         self.gain = validate_range("gain", gain, low=0, low_open=True)
         self.gradient = validate_choice("gradient", gradient,
                                         ("straight_through", "gumbel_softmax"))
-        if max_count is not None:
-            validate_range("max_count", max_count, low=1)
-            max_count = int(max_count)
-        self.max_count = max_count
+        self.max_count = None if max_count is None else validate_int("max_count", max_count, low=1)
         self.temperature = validate_range("temperature", temperature, low=0, low_open=True)
         self._warned_clipping = False
 
@@ -199,12 +200,12 @@ class PoissonNoise(StochasticLayer):
                 f"PoissonNoise '{self.name}': {int(float(clipped))} rates exceeded "
                 f"max_count={limit} and were clipped to it. Increase `max_count` (or lower "
                 "`gain`) so that it is well above the rates seen.", stacklevel=2)
-        return ops.minimum(rates, float(limit))
+        return clip_finite(rates, float(limit))
 
     def expectation(self, inputs):
         if self.count_limit is None:
             return ops.relu(inputs)
-        return ops.cast(ops.minimum(ops.relu(ops.cast(inputs, "float32")),
+        return ops.cast(clip_finite(ops.relu(ops.cast(inputs, "float32")),
                                     self.count_limit / self.gain), inputs.dtype)
 
     def sample(self, inputs):
@@ -222,10 +223,19 @@ class PoissonNoise(StochasticLayer):
         return rates + ops.stop_gradient(draws - rates)
 
     def _gumbel_softmax_counts(self, rates):
-        return _sampling.relaxed_poisson(rates, self.seed_generator.next(), self.count_limit,
-                                         self.temperature)
+        # Flattened, so that inputs of any rank give one (units, counts) problem.
+        flat = ops.reshape(rates, (-1,))
+        counts = _sampling.relaxed_poisson(flat, self.seed_generator.next(), self.count_limit,
+                                           self.temperature)
+        return ops.reshape(counts, ops.shape(rates))
 
     def get_config(self):
         return {**super().get_config(), "gain": self.gain, "gradient": self.gradient,
                 "max_count": self.max_count, "temperature": self.temperature}
 
+
+
+def clip_finite(values, limit):
+    """`min(values, limit)`, but infinite values stay infinite: a diverging activation is not
+    turned into a plausible count."""
+    return ops.where(ops.isinf(values), values, ops.minimum(values, limit))

@@ -9,16 +9,15 @@ follows the kernel as it trains.
 import keras
 from keras import ops
 
-from kerasbio._core.validation import validate_choice, validate_range
-from kerasbio.layers._stochastic import StochasticLayer
+from kerasbio._core.validation import validate_choice, validate_int, validate_range
+from kerasbio.layers._wrapper import ConvolutionWrapper
 from kerasbio.layers.correlation_structure import kernel_similarity
 from kerasbio.layers.structured import (
-    add_rate_variable,
     channels_last_shape,
-    current_rate,
     dropblock_keep_mask,
     from_channels_last,
     validate_block_size,
+    validate_rate,
 )
 
 
@@ -38,40 +37,12 @@ def similar_maps_mask(similarity, chosen, count):
     return top_scores_mask(scores, count)
 
 
-class KernelSimilarityWrapper(StochasticLayer, keras.layers.Wrapper):
-    """Base of the wrappers: runs the wrapped layer, then `sample` or `expectation` on its output.
-
-    Subclasses get `self.maps` (the number of output maps, known after `build`), the `rate`
-    variable, and `self.similarity()`. The wrapper does not autocast, so the kernel is read in
-    float32 under mixed precision (the wrapped layer still computes in its own dtype).
-    """
+class KernelSimilarityWrapper(ConvolutionWrapper):
+    """Base of the similarity-dropout wrappers: a `rate` and the kernel similarity of the maps."""
 
     def __init__(self, layer, rate, mc=False, seed=None, **kwargs):
-        super().__init__(layer=layer, mc=mc, seed=seed, **kwargs)
-        self.rate = add_rate_variable(self, rate)
-        self.data_format = getattr(layer, "data_format", "channels_last")
-        self.autocast = False
-        self.maps = None
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        kernel = getattr(self.layer, "kernel", None)
-        output_shape = self.layer.compute_output_shape(input_shape)
-        channels = output_shape[-1 if self.data_format == "channels_last" else 1]
-        if kernel is None or len(kernel.shape) != 4 or kernel.shape[-1] != channels:
-            raise ValueError(
-                f"Invalid value received for argument `layer`. {type(self).__name__} needs a "
-                "layer with a 4-D kernel (height, width, in_channels, maps) whose last axis "
-                "indexes its output feature maps, such as Conv2D. Received: layer="
-                f"{self.layer.name} ({type(self.layer).__name__}, kernel shape "
-                f"{None if kernel is None else tuple(kernel.shape)}, output shape {output_shape})")
-        self.maps = int(kernel.shape[-1])
-
-    def call(self, inputs, training=False):
-        return super().call(self.layer(inputs, training=training), training=training)
-
-    def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+        super().__init__(layer, mc=mc, seed=seed, **kwargs)
+        self.rate = validate_rate(rate)
 
     def similarity(self):
         return kernel_similarity(self.layer.kernel)
@@ -87,7 +58,7 @@ class KernelSimilarityWrapper(StochasticLayer, keras.layers.Wrapper):
         return ops.expand_dims(ops.expand_dims(mask, -1), -1)
 
     def get_config(self):
-        return {**super().get_config(), "rate": current_rate(self)}
+        return {**super().get_config(), "rate": self.rate}
 
 
 @keras.saving.register_keras_serializable(package="kerasbio")
@@ -115,16 +86,17 @@ class SimilarMapDropout(KernelSimilarityWrapper):
 
     _example_config = staticmethod(
         lambda: {"layer": keras.layers.Conv2D(32, 3, activation="relu"), "rate": 0.5})
-    _invalid_configs = ({"rate": 1.0}, {"rate": -0.5})
+    _invalid_configs = ({"rate": 1.0}, {"rate": -0.5}, {"layer": "conv"})
 
     def dropped_count(self):
-        return ops.cast(ops.floor(self.rate * self.maps + 0.5), "int32")
+        """`k = round(rate * maps)`, halves rounded up."""
+        return int(self.rate * self.maps + 0.5)
 
     def sample(self, outputs):
         count = self.dropped_count()
         chosen = self.random_maps(ops.shape(outputs)[0])
         dropped = similar_maps_mask(self.similarity(), chosen, count)
-        kept = ops.maximum(self.maps - ops.cast(count, "float32"), 1.0)
+        kept = max(self.maps - count, 1)
         mask = self.per_map((1.0 - dropped) * (self.maps / kept))
         return outputs * ops.cast(mask, outputs.dtype)
 
@@ -162,21 +134,19 @@ class CorrDrop(KernelSimilarityWrapper):
 
     _example_config = staticmethod(lambda: {
         "layer": keras.layers.Conv2D(16, 3, activation="relu"), "rate": 0.3, "block_size": 3})
-    _invalid_configs = ({"rate": 1.0}, {"block_size": 0}, {"selection": "nearest"},
-                        {"fraction": 0.0}, {"fraction": 1.5})
+    _invalid_configs = ({"rate": 1.0}, {"block_size": 0}, {"block_size": 2.5},
+                        {"selection": "nearest"}, {"fraction": 0.0}, {"fraction": 1.5})
 
     def __init__(self, layer, rate, block_size=7, selection="similar", fraction=0.5, mc=False,
                  seed=None, **kwargs):
         super().__init__(layer, rate, mc=mc, seed=seed, **kwargs)
-        self.block_size = int(validate_range("block_size", block_size, low=1))
+        self.block_size = validate_int("block_size", block_size, low=1)
         self.selection = validate_choice("selection", selection, ("similar", "random"))
-        self.fraction = float(validate_range("fraction", fraction, low=0, high=1, low_open=True))
+        self.fraction = validate_range("fraction", fraction, low=0, high=1, low_open=True)
 
     def build(self, input_shape):
         super().build(input_shape)
-        output_shape = self.layer.compute_output_shape(input_shape)
-        rows, cols = (1, 2) if self.data_format == "channels_last" else (2, 3)
-        validate_block_size(self.block_size, output_shape[rows], output_shape[cols])
+        validate_block_size(self.block_size, *self.output_size)
 
     @property
     def selected_count(self):

@@ -1,28 +1,26 @@
 """Structured dropout for convolutional feature maps: SpatialDropout2D and DropBlock2D.
 
 Sources: Dutta 2019, section 4.1.1 (SpatialDropout, Tompson et al. 2015; DropBlock, Ghiasi et al.
-2018, thesis Algorithm 1 and Eq. 4.1). The drop rate of every layer here is a non-trainable
-`keras.Variable` (attribute `rate`), so `kerasbio.callbacks.RateSchedule` can ramp it during
-training without retracing the train function.
+2018, thesis Algorithm 1 and Eq. 4.1). Rates are Python floats; `kerasbio.callbacks.RateSchedule`
+ramps them during training (setting the float and retracing the train function).
 """
 
 import keras
 from keras import ops
 
-from kerasbio._core.validation import validate_choice, validate_range
+from kerasbio._core.validation import validate_bool, validate_choice, validate_int, validate_range
 from kerasbio.layers._stochastic import StochasticLayer
 
 
-def add_rate_variable(layer, rate):
-    """Validate `rate` in [0, 1) and give `layer` a scalar float32 non-trainable variable `rate`."""
-    validate_range("rate", rate, low=0, high=1, high_open=True)
-    return layer.add_weight(shape=(), initializer=keras.initializers.Constant(float(rate)),
-                            dtype="float32", trainable=False, autocast=False, name="rate")
+def validate_rate(rate):
+    """A drop rate: a float in [0, 1)."""
+    return validate_range("rate", rate, low=0, high=1, high_open=True)
 
 
-def current_rate(layer):
-    """The value of `layer.rate` now, as the shortest Python float naming the same float32."""
-    return float(str(ops.convert_to_numpy(layer.rate.value)))
+def validate_data_format(data_format):
+    """`"channels_last"` or `"channels_first"`; `None` means Keras' image data format."""
+    return validate_choice("data_format", data_format or keras.config.image_data_format(),
+                           ("channels_last", "channels_first"))
 
 
 def channels_last_shape(inputs, data_format):
@@ -91,8 +89,7 @@ class SpatialDropout2D(StochasticLayer):
     """Drops whole feature maps: `y = x * m / (1 - rate)`, `m ~ Bernoulli(1 - rate)` per example
     and channel (Tompson et al. 2015; Dutta 2019, 4.1.1).
 
-    Same meaning as `keras.layers.SpatialDropout2D`, plus `mc` and a variable `rate` that a
-    `RateSchedule` can change without retracing. The expectation is `x`.
+    Same meaning as `keras.layers.SpatialDropout2D`, plus `mc`. The expectation is `x`.
 
     Args:
         rate: Float in [0, 1), the probability of dropping a feature map.
@@ -111,11 +108,10 @@ class SpatialDropout2D(StochasticLayer):
 
     def __init__(self, rate, data_format=None, mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
-        self.rate = add_rate_variable(self, rate)
-        self.data_format = validate_choice(
-            "data_format", data_format or keras.config.image_data_format(),
-            ("channels_last", "channels_first"))
+        self.rate = validate_rate(rate)
+        self.data_format = validate_data_format(data_format)
         self.input_spec = keras.layers.InputSpec(ndim=4)
+        self._build_at_init()
 
     def sample(self, inputs):
         shape = ops.shape(inputs)
@@ -124,13 +120,11 @@ class SpatialDropout2D(StochasticLayer):
         else:
             noise_shape = (shape[0], shape[1], 1, 1)
         keep = keras.random.uniform(noise_shape, dtype="float32", seed=self.seed_generator)
-        scale = 1.0 / ops.maximum(1.0 - self.rate, 1e-7)
-        mask = ops.cast(keep >= self.rate, "float32") * scale
+        mask = ops.cast(keep >= self.rate, "float32") / (1.0 - self.rate)
         return inputs * ops.cast(mask, inputs.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "rate": current_rate(self),
-                "data_format": self.data_format}
+        return {**super().get_config(), "rate": self.rate, "data_format": self.data_format}
 
 
 @keras.saving.register_keras_serializable(package="kerasbio")
@@ -140,15 +134,19 @@ class DropBlock2D(StochasticLayer):
     Seeds `M_ij ~ Bernoulli(gamma)` with `gamma = rate / b^2 * HW / ((H - b + 1)(W - b + 1))`
     are drawn in the valid region, each seed drops the `b x b` block it is the top-left corner
     of (always inside the map, for odd and even `b`), and `y = x * M * count(M) / count_ones(M)`
-    with the counts taken per example. The mask is shared across channels (the paper's best
-    setting) unless `per_channel=True`. Ghiasi et al. ramp the rate from 0 during training:
-    use `kerasbio.callbacks.RateSchedule`. A rate of 0 gives `y = x`; the expectation is `x`.
+    with the counts taken per example. Ghiasi et al. (sec. 3) describe two variants, one mask
+    shared by all channels and an independent mask per channel, and report the per-channel one
+    (their Algorithm 1) working better; it is the default here. Dutta (4.1.1) writes the
+    opposite; `per_channel=False` gives the shared mask. Ghiasi et al. ramp the rate from 0
+    during training: use `kerasbio.callbacks.RateSchedule`. A rate of 0 gives `y = x`; the
+    expectation is `x`.
 
     Args:
         rate: Float in [0, 1), the nominal fraction of units dropped (slightly more than the
             actual fraction, because blocks can overlap).
         block_size: Int >= 1, the side of the square blocks; at most the feature map's sides.
-        per_channel: Bool, draw an independent mask per channel.
+        per_channel: Bool, draw an independent mask per channel (default) rather than one mask
+            shared by all channels.
         data_format: `"channels_last"`, `"channels_first"` or `None` (Keras' image data format).
         mc: Bool, sample at inference too.
         seed: Optional integer seed.
@@ -159,17 +157,16 @@ class DropBlock2D(StochasticLayer):
     """
 
     _example_config = {"rate": 0.3, "block_size": 3}
-    _invalid_configs = ({"rate": 1.0}, {"block_size": 0}, {"data_format": "nhwc"})
+    _invalid_configs = ({"rate": 1.0}, {"block_size": 0}, {"block_size": 2.5},
+                        {"per_channel": "false"}, {"data_format": "nhwc"})
 
-    def __init__(self, rate, block_size=7, per_channel=False, data_format=None, mc=False,
+    def __init__(self, rate, block_size=7, per_channel=True, data_format=None, mc=False,
                  seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
-        self.rate = add_rate_variable(self, rate)
-        self.block_size = int(validate_range("block_size", block_size, low=1))
-        self.per_channel = bool(per_channel)
-        self.data_format = validate_choice(
-            "data_format", data_format or keras.config.image_data_format(),
-            ("channels_last", "channels_first"))
+        self.rate = validate_rate(rate)
+        self.block_size = validate_int("block_size", block_size, low=1)
+        self.per_channel = validate_bool("per_channel", per_channel)
+        self.data_format = validate_data_format(data_format)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
@@ -184,5 +181,5 @@ class DropBlock2D(StochasticLayer):
         return inputs * ops.cast(mask, inputs.dtype)
 
     def get_config(self):
-        return {**super().get_config(), "rate": current_rate(self), "block_size": self.block_size,
+        return {**super().get_config(), "rate": self.rate, "block_size": self.block_size,
                 "per_channel": self.per_channel, "data_format": self.data_format}

@@ -6,11 +6,32 @@ Appendix A.3 (Gaussian dropout as MC variational inference). Both use training-t
 into MC dropout at test time (Eq. 3.3).
 """
 
+import numbers
+
 import keras
 from keras import ops
 
-from kerasbio._core.validation import validate_range
+from kerasbio._core.validation import invalid_argument, validate_range
 from kerasbio.layers._stochastic import StochasticLayer
+
+
+def validate_noise_shape(noise_shape):
+    """`None`, or a tuple of positive integers and `None`s (Keras' `Dropout` rule)."""
+    if noise_shape is None:
+        return None
+    if isinstance(noise_shape, str) or not hasattr(noise_shape, "__iter__"):
+        raise invalid_argument("noise_shape", "a tuple or list of integers", noise_shape)
+    noise_shape = tuple(noise_shape)
+    for size in noise_shape:
+        if size is None:
+            continue
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise invalid_argument("noise_shape", "all elements to be integers or None",
+                                   noise_shape)
+        if size <= 0:
+            raise invalid_argument("noise_shape",
+                                   "all dimensions to be positive integers or None", noise_shape)
+    return tuple(None if size is None else int(size) for size in noise_shape)
 
 
 def dropout_variance(rate):
@@ -40,14 +61,21 @@ class BernoulliDropout(StochasticLayer):
     """
 
     _example_config = {"rate": 0.5}
-    _invalid_configs = ({"rate": 1.0}, {"rate": -0.1})
+    _invalid_configs = ({"rate": 1.0}, {"rate": -0.1}, {"noise_shape": "abc"},
+                        {"noise_shape": (None, 2.5)}, {"noise_shape": (None, 0)})
 
     def __init__(self, rate, noise_shape=None, mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.rate = validate_range("rate", rate, low=0, high=1, high_open=True)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.noise_shape = validate_noise_shape(noise_shape)
+        self._build_at_init()
 
     def sample(self, inputs):
+        if self.noise_shape is not None and len(self.noise_shape) != len(inputs.shape):
+            raise ValueError(
+                f"BernoulliDropout '{self.name}' has noise_shape={self.noise_shape} of rank "
+                f"{len(self.noise_shape)}, but its input has rank {len(inputs.shape)} (shape "
+                f"{inputs.shape}). Give `noise_shape` one entry per input dimension.")
         return keras.random.dropout(inputs, self.rate, noise_shape=self.noise_shape,
                                     seed=self.seed_generator)
 
@@ -80,6 +108,7 @@ class GaussianDropout(StochasticLayer):
     def __init__(self, rate, mc=False, seed=None, **kwargs):
         super().__init__(mc=mc, seed=seed, **kwargs)
         self.rate = validate_range("rate", rate, low=0, high=1, high_open=True)
+        self._build_at_init()
 
     def sample(self, inputs):
         stddev = dropout_variance(self.rate) ** 0.5

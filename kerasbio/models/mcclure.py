@@ -56,7 +56,7 @@ class Variational:
 
     def noise_args(self, first):
         if self.kind in DROPCONNECT:
-            return {"rate": self.rate, "noise": DROPCONNECT[self.kind], "mc": self.mc}
+            return {"rate": self.rate, "distribution": DROPCONNECT[self.kind], "mc": self.mc}
         return {"dropout_rate": 0.0 if first else self.rate,
                 "dropconnect_rate": self.dropconnect_rate, "mc": self.mc}
 

@@ -46,5 +46,5 @@ def test_deep_supervision_decay_follows_the_recursion():
 def test_invalid_arguments_raise(schedule):
     with pytest.raises(ValueError, match="`epochs`"):
         schedule(1.0, epochs=0)
-    with pytest.raises(ValueError, match="`alpha_0`"):
+    with pytest.raises(ValueError, match="`initial`"):
         schedule(-1.0, epochs=3)

@@ -1,10 +1,9 @@
 """Every public kerasbio layer, found through the Keras registry, against the layer contract.
 
-A layer declares `_example_config` (constructor kwargs, or a zero-argument callable returning
-them, for wrappers that need a fresh inner layer), optionally `_example_input_shape`
-(default (8, 8, 3)), and `_invalid_configs` (kwargs that must raise a `ValueError` naming the
-argument).
+The layers and their examples come from `tests/layer_examples.py`.
 """
+
+import inspect
 
 import numpy as np
 import pytest
@@ -13,35 +12,7 @@ import keras
 import tensorflow as tf
 
 import kerasbio
-
-DEFAULT_INPUT_SHAPE = (8, 8, 3)
-
-
-def _public_layer_classes():
-    registered = keras.saving.get_custom_objects()
-    classes = {obj for key, obj in registered.items()
-               if key.startswith("kerasbio>") and isinstance(obj, type)
-               and issubclass(obj, keras.layers.Layer)}
-    public = {getattr(kerasbio.layers, name) for name in kerasbio.layers.__all__}
-    return sorted(classes & public, key=lambda cls: cls.__name__)
-
-
-LAYERS = _public_layer_classes()
-
-
-def example_kwargs(cls, **overrides):
-    config = getattr(cls, "_example_config", {})
-    config = dict(config() if callable(config) else config)
-    return {**config, **overrides}
-
-
-def input_shape(cls):
-    return getattr(cls, "_example_input_shape", DEFAULT_INPUT_SHAPE)
-
-
-def example_batch(cls, batch=4, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(0.5, 2.0, size=(batch, *input_shape(cls))).astype("float32")
+from layer_examples import LAYERS, example_batch, example_kwargs, input_shape
 
 
 def small_model(layer, cls):
@@ -104,11 +75,20 @@ def test_saved_model_export_and_reload(cls, tmp_path):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_jit_compiled_training_step(cls):
-    model = small_model(cls(**example_kwargs(cls)), cls)
-    model.compile("sgd", "mse", jit_compile=True)
-    loss = model.train_on_batch(example_batch(cls), np.ones((4, 2), "float32"))
-    assert np.isfinite(loss)
+def test_jit_compiled_steps_match_the_expectation_and_draw_fresh_noise(cls):
+    """Under XLA the expectation pass equals the uncompiled one, and each training step draws
+    new noise (the loss differs from the expectation's and from the previous step's)."""
+    x, y = example_batch(cls), np.ones((4, 2), "float32")
+    plain, xla = (small_model(cls(**example_kwargs(cls, seed=4)), cls) for _ in range(2))
+    xla.set_weights(plain.get_weights())
+    for model, jit_compile in ((plain, False), (xla, True)):
+        model.compile(keras.optimizers.SGD(0.0), "mse", jit_compile=jit_compile)
+    np.testing.assert_allclose(xla.predict(x, verbose=0), plain.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    expectation = plain.evaluate(x, y, verbose=0)
+    first, second = xla.train_on_batch(x, y), xla.train_on_batch(x, y)
+    assert np.isfinite([first, second]).all()
+    assert first != expectation and first != second
 
 
 def test_mirrored_strategy_training_step_and_replica_noise(cls, mirrored_strategy):
@@ -167,3 +147,39 @@ def test_invalid_constructor_arguments_name_the_argument(cls):
     for overrides in invalid:
         with pytest.raises(ValueError, match="|".join(f"`{k}`" for k in overrides)):
             cls(**example_kwargs(cls, **overrides))
+
+
+def hostile_values(value):
+    """Values of the wrong kind for an argument whose valid example value is `value`."""
+    if isinstance(value, bool):
+        return ["false", 1, None]
+    if isinstance(value, int):
+        return [2.5, "3", True, float("nan")]
+    if isinstance(value, float):
+        return [float("nan"), float("inf"), "0.5", True, None]
+    if isinstance(value, str):
+        return ["not-an-option", None, [value]]
+    return []
+
+
+def typed_arguments(cls):
+    """`{name: valid value}` for every constructor argument with a number, bool or str value
+    (from the example config, else the default), the wrapped layer and `**kwargs` excluded."""
+    example = example_kwargs(cls)
+    arguments = {}
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if name in ("self", "layer") or parameter.kind is parameter.VAR_KEYWORD:
+            continue
+        value = example.get(name, parameter.default)
+        if isinstance(value, (bool, int, float, str)):
+            arguments[name] = value
+    return {**arguments, "seed": 3}
+
+
+def test_arguments_of_the_wrong_kind_are_refused_by_name(cls):
+    """NaN, inf, a bool for a number, a float for an integer, a string for a number or a bool,
+    an unknown option: a `ValueError` naming the argument, for every typed argument."""
+    for name, value in typed_arguments(cls).items():
+        for hostile in hostile_values(value):
+            with pytest.raises(ValueError, match=f"`{name}`"):
+                cls(**example_kwargs(cls, **{name: hostile}))

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from kerasbio.layers import CorrelatedNoise
 from kerasbio.layers import correlation_structure as corr
+from probes import channels_first_conv_runs
 
 HEIGHT, WIDTH, MAPS = 6, 6, 4
 SAMPLES = 20000
@@ -40,8 +41,8 @@ def target_matrix(kernel, a=A, b=B, c=C):
     return sigma
 
 
-def structured_covariance(spatial, kernel, c=C, tolerance=0.0):
-    """The covariance that `structured_normal` samples from, computed from its factors."""
+def separable_covariance(spatial, kernel, c=C, tolerance=0.0):
+    """The covariance that `separable_normal` samples from, computed from its factors."""
     spatial_factor = corr.psd_factor(spatial, tolerance)
     maps_factor = keras.ops.convert_to_numpy(corr.tuning_factor(kernel, TAU)).astype("float64")
     product = np.kron(spatial_factor @ spatial_factor.T, maps_factor @ maps_factor.T)
@@ -51,7 +52,7 @@ def structured_covariance(spatial, kernel, c=C, tolerance=0.0):
     return covariance * np.outer(scale, scale)
 
 
-def exact_covariance(spatial, kernel, c=C, a=A):
+def full_covariance(spatial, kernel, c=C, a=A):
     factor = keras.ops.convert_to_numpy(corr.nearest_correlation_factor(
         corr.full_correlation(spatial, corr.tuning_matrix(kernel, TAU), a, c))).astype("float64")
     return factor @ factor.T
@@ -71,20 +72,20 @@ def test_spatial_matrix_of_default_parameters_is_psd_on_a_small_grid():
     assert np.linalg.eigvalsh(corr.spatial_matrix(HEIGHT, WIDTH, A, B)).min() > 0
 
 
-def test_structured_sampler_matches_the_target_correlation():
+def test_separable_sampler_matches_the_target_correlation():
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
-    samples = corr.structured_normal(corr.psd_factor(spatial).astype("float32"),
+    samples = corr.separable_normal(corr.psd_factor(spatial).astype("float32"),
                                      corr.tuning_factor(kernel, TAU), C, SAMPLES,
                                      keras.random.SeedGenerator(1))
     assert_correlation_close(keras.ops.convert_to_numpy(samples).reshape(SAMPLES, -1),
                              target_matrix(kernel))
 
 
-def test_exact_sampler_matches_the_target_correlation():
+def test_full_sampler_matches_the_target_correlation():
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
-    samples = corr.exact_normal(spatial, corr.tuning_matrix(kernel, TAU), A, C, SAMPLES,
+    samples = corr.full_normal(spatial, corr.tuning_matrix(kernel, TAU), A, C, SAMPLES,
                                 keras.random.SeedGenerator(2))
     assert_correlation_close(keras.ops.convert_to_numpy(samples), target_matrix(kernel))
 
@@ -92,9 +93,9 @@ def test_exact_sampler_matches_the_target_correlation():
 def test_samplers_agree_where_the_factors_are_psd():
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
-    np.testing.assert_allclose(structured_covariance(spatial, kernel),
-                               exact_covariance(spatial, kernel), atol=1e-4)
-    np.testing.assert_allclose(exact_covariance(spatial, kernel), target_matrix(kernel),
+    np.testing.assert_allclose(separable_covariance(spatial, kernel),
+                               full_covariance(spatial, kernel), atol=1e-4)
+    np.testing.assert_allclose(full_covariance(spatial, kernel), target_matrix(kernel),
                                atol=1e-4)
 
 
@@ -110,12 +111,12 @@ def test_factor_projection_differs_little_from_the_full_projection():
     smallest_eigenvalue = np.linalg.eigvalsh(spatial).min()
     assert smallest_eigenvalue < -1e-3
     target = target_matrix(kernel, b=0.1)
-    structured, exact = structured_covariance(spatial, kernel), exact_covariance(spatial, kernel)
-    for covariance in (structured, exact):
+    separable, full = separable_covariance(spatial, kernel), full_covariance(spatial, kernel)
+    for covariance in (separable, full):
         np.testing.assert_allclose(np.diag(covariance), 1.0, atol=1e-5)
         assert np.linalg.eigvalsh(covariance).min() > -1e-6
-    np.testing.assert_allclose(exact, target, atol=1e-5)
-    difference = np.abs(structured - exact).max()
+    np.testing.assert_allclose(full, target, atol=1e-5)
+    difference = np.abs(separable - full).max()
     assert 1e-4 < difference <= abs(smallest_eigenvalue)
 
 
@@ -123,7 +124,7 @@ def test_truncated_spatial_factor_moves_no_correlation_by_more_than_the_toleranc
     kernel = planted_kernel()
     spatial = corr.spatial_matrix(HEIGHT, WIDTH, A, B)
     assert corr.psd_factor(spatial, 0.005).shape[1] < HEIGHT * WIDTH
-    truncated = structured_covariance(spatial, kernel, tolerance=0.005)
+    truncated = separable_covariance(spatial, kernel, tolerance=0.005)
     np.testing.assert_allclose(np.diag(truncated), 1.0, atol=1e-6)
     error = np.abs(truncated - target_matrix(kernel)).max()
     assert 1e-3 < error <= 0.005 + 1e-5
@@ -151,7 +152,7 @@ def test_poisson_copula_marginals_and_positive_correlation():
     layer = identity_layer("poisson", seed=3)
     x = np.tile(np.array([3.0, 1.0, 4.0], "float32"), (4000, HEIGHT, WIDTH, 1))
     counts = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1)
-    rates = keras.ops.convert_to_numpy(layer.expectation(x[:1])).reshape(-1)
+    rates = keras.ops.convert_to_numpy(layer.expectation(layer.layer(x[:1]))).reshape(-1)
     positive = rates > 0
     standard_error = np.sqrt(rates[positive] / len(x))
     assert np.all(np.abs(counts.mean(0)[positive] - rates[positive]) < 5 * standard_error)
@@ -169,7 +170,7 @@ def test_fano_gaussian_noise_moments():
     layer = identity_layer("gaussian", fano=0.5, seed=4)
     x = np.tile(np.array([3.0, 1.0, 4.0], "float32"), (4000, HEIGHT, WIDTH, 1))
     outputs = keras.ops.convert_to_numpy(layer(x)).reshape(len(x), -1)
-    means = keras.ops.convert_to_numpy(layer.expectation(x[:1])).reshape(-1)
+    means = keras.ops.convert_to_numpy(layer.expectation(layer.layer(x[:1]))).reshape(-1)
     variances = 0.5 * np.maximum(means, 0) + 1e-6
     assert np.all(np.abs(outputs.mean(0) - means) < 5 * np.sqrt(variances / len(x)))
     assert np.all(np.abs(outputs.var(0) / variances - 1) < 5 * np.sqrt(2.0 / len(x)))
@@ -230,3 +231,25 @@ def test_layer_without_kernel_or_spatial_size_is_rejected():
         CorrelatedNoise(keras.layers.Conv2D(3, 3)).build((None, None, None, 3))
     with pytest.raises(ValueError, match="`layer`"):
         CorrelatedNoise("conv")
+
+
+def test_a_depthwise_convolution_is_rejected_at_build_by_name():
+    layer = CorrelatedNoise(keras.layers.DepthwiseConv2D(3, depth_multiplier=1))
+    with pytest.raises(ValueError, match="`layer`.*not DepthwiseConv2D.*kernel shape"):
+        layer.build((None, 8, 8, 3))
+
+
+@pytest.mark.skipif(not channels_first_conv_runs(), reason="no NCHW convolution on this CPU build")
+@pytest.mark.parametrize("distribution", ["gaussian", "poisson"])
+def test_channels_first_convolution_gets_the_same_noise(distribution):
+    """The same seed gives the same noise unit for unit, whatever the wrapped data format."""
+    x = np.random.default_rng(0).uniform(0.5, 2.0, (3, 7, 6, 2)).astype("float32")
+    last = CorrelatedNoise(keras.layers.Conv2D(4, 3), distribution=distribution, seed=5)
+    first = CorrelatedNoise(keras.layers.Conv2D(4, 3, data_format="channels_first"),
+                            distribution=distribution, seed=5)
+    last.build(x.shape)
+    first.build(x.transpose(0, 3, 1, 2).shape)
+    first.layer.set_weights(last.layer.get_weights())
+    expected = keras.ops.convert_to_numpy(last(x, training=True))
+    got = keras.ops.convert_to_numpy(first(x.transpose(0, 3, 1, 2), training=True))
+    np.testing.assert_allclose(got, expected.transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-5)

@@ -1,5 +1,5 @@
 """Dropconnect and spike-and-slab layers: pre-activation moments against the closed forms,
-exact vs fast sampling, per-example independence, expectation = mean weights (McClure 3.2.2)."""
+per-example masks vs local reparameterization, per-example independence, expectation = mean weights (McClure 3.2.2)."""
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from kerasbio.layers import (
 from moments import Z, assert_mean_and_variance, assert_uncorrelated
 
 N = 20_000
+LR = "local_reparameterization"
 P_DO, P_DC = 0.4, 0.25
 RNG = np.random.default_rng(0)
 X = RNG.uniform(0.5, 1.5, size=(3, 3, 2)).astype("float32")  # one example: a 3x3x2 patch
@@ -33,24 +34,25 @@ def conv(cls, **kwargs):
     return cls(filters=3, kernel_size=3, use_bias=False, seed=7, **kwargs)
 
 
+GAUSSIAN = {"distribution": "gaussian"}
 CASES = {  # id: (make layer, variance factor multiplying sum_i x_i^2 V_ij^2)
-    "dc-dense-bernoulli-exact": (lambda: dense(DropConnectDense, rate=0.3), alpha(0.3)),
-    "dc-dense-bernoulli-fast": (lambda: dense(DropConnectDense, rate=0.3, sampling="fast"),
-                                alpha(0.3)),
-    "dc-dense-gaussian-exact": (lambda: dense(DropConnectDense, rate=0.3, noise="gaussian"),
-                                alpha(0.3)),
-    "dc-conv-bernoulli-exact": (lambda: conv(DropConnectConv2D, rate=0.3), alpha(0.3)),
-    "dc-conv-gaussian-exact": (lambda: conv(DropConnectConv2D, rate=0.3, noise="gaussian"),
+    "dc-dense-bernoulli-mask": (lambda: dense(DropConnectDense, rate=0.3), alpha(0.3)),
+    "dc-dense-bernoulli-lr": (lambda: dense(DropConnectDense, rate=0.3, sampler=LR),
+                              alpha(0.3)),
+    "dc-dense-gaussian-mask": (lambda: dense(DropConnectDense, rate=0.3, **GAUSSIAN),
                                alpha(0.3)),
-    "dc-conv-bernoulli-fast": (lambda: conv(DropConnectConv2D, rate=0.3, sampling="fast"),
-                               alpha(0.3)),
+    "dc-conv-bernoulli-mask": (lambda: conv(DropConnectConv2D, rate=0.3), alpha(0.3)),
+    "dc-conv-gaussian-mask": (lambda: conv(DropConnectConv2D, rate=0.3, **GAUSSIAN),
+                              alpha(0.3)),
+    "dc-conv-bernoulli-lr": (lambda: conv(DropConnectConv2D, rate=0.3, sampler=LR),
+                             alpha(0.3)),
     "ss-dense": (lambda: dense(SpikeAndSlabDense, dropout_rate=P_DO, dropconnect_rate=P_DC),
                  (1 + alpha(P_DC)) / (1 - P_DO) - 1),
-    "ss-conv-exact": (lambda: conv(SpikeAndSlabConv2D, dropout_rate=P_DO, dropconnect_rate=P_DC),
-                      (1 + alpha(P_DC)) / (1 - P_DO) - 1),
-    "ss-conv-fast": (lambda: conv(SpikeAndSlabConv2D, dropout_rate=P_DO, dropconnect_rate=P_DC,
-                                  sampling="fast"),
+    "ss-conv-mask": (lambda: conv(SpikeAndSlabConv2D, dropout_rate=P_DO, dropconnect_rate=P_DC),
                      (1 + alpha(P_DC)) / (1 - P_DO) - 1),
+    "ss-conv-lr": (lambda: conv(SpikeAndSlabConv2D, dropout_rate=P_DO, dropconnect_rate=P_DC,
+                                sampler=LR),
+                   (1 + alpha(P_DC)) / (1 - P_DO) - 1),
 }
 
 
@@ -86,41 +88,41 @@ def test_spike_and_slab_units_share_the_input_dropout():
 
 
 def test_dropconnect_units_are_independent():
-    samples = preactivations(CASES["dc-dense-bernoulli-exact"][0]())
+    samples = preactivations(CASES["dc-dense-bernoulli-mask"][0]())
     assert_uncorrelated(samples[:, 0], samples[:, 1])
 
 
-def test_exact_bernoulli_draws_are_discrete_and_fast_ones_gaussian():
-    """One input, one weight: exact output is 0 or V / (1 - p); the fast mode is continuous."""
+def test_bernoulli_masks_are_discrete_and_local_reparameterization_gaussian():
+    """One input, one weight: a mask gives 0 or V / (1 - p); the Gaussian form is continuous."""
     x = np.ones((N, 1), "float32")
     values = {}
-    for sampling in ("exact", "fast"):
-        layer = DropConnectDense(1, rate=0.5, sampling=sampling, use_bias=False, seed=1)
+    for sampler in ("mask", LR):
+        layer = DropConnectDense(1, rate=0.5, sampler=sampler, use_bias=False, seed=1)
         layer.build((None, 1))
         layer.kernel.assign([[1.5]])
-        values[sampling] = keras.ops.convert_to_numpy(layer(x, training=True))
-    assert set(np.unique(values["exact"]).tolist()) == {0.0, 3.0}
-    assert np.unique(values["fast"]).size > N // 2
+        values[sampler] = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert set(np.unique(values["mask"]).tolist()) == {0.0, 3.0}
+    assert np.unique(values[LR]).size > N // 2
 
 
 @pytest.mark.parametrize("cls,kwargs", [
-    (DropConnectConv2D, {"rate": 0.3}), (DropConnectConv2D, {"rate": 0.3, "noise": "gaussian"}),
+    (DropConnectConv2D, {"rate": 0.3}), (DropConnectConv2D, {"rate": 0.3, "distribution": "gaussian"}),
     (SpikeAndSlabConv2D, {"dropout_rate": 0.0, "dropconnect_rate": 0.3})])
-def test_exact_conv_uses_one_weight_sample_per_example(cls, kwargs):
+def test_masked_conv_uses_one_weight_sample_per_example(cls, kwargs):
     """On a constant image every output position sees the same patch: identical outputs
-    with one kernel sample per example (exact), different ones with `sampling="fast"`."""
+    with one kernel sample per example (masks), different ones with local reparameterization."""
     image = np.ones((4, 6, 6, 2), "float32")
-    exact = keras.ops.convert_to_numpy(conv(cls, **kwargs)(image, training=True))
-    fast = keras.ops.convert_to_numpy(conv(cls, sampling="fast", **kwargs)(image, training=True))
-    np.testing.assert_allclose(exact, np.broadcast_to(exact[:, :1, :1], exact.shape), rtol=1e-5)
-    assert not np.allclose(fast, np.broadcast_to(fast[:, :1, :1], fast.shape))
-    assert not np.allclose(exact[0], exact[1])
+    masked = keras.ops.convert_to_numpy(conv(cls, **kwargs)(image, training=True))
+    approximate = keras.ops.convert_to_numpy(conv(cls, sampler=LR, **kwargs)(image, training=True))
+    np.testing.assert_allclose(masked, np.broadcast_to(masked[:, :1, :1], masked.shape), rtol=1e-5)
+    assert not np.allclose(approximate, np.broadcast_to(approximate[:, :1, :1], approximate.shape))
+    assert not np.allclose(masked[0], masked[1])
 
 
-@pytest.mark.parametrize("noise", ["bernoulli", "gaussian"])
-def test_exact_dense_on_sequences_shares_the_weight_sample_across_positions(noise):
+@pytest.mark.parametrize("distribution", ["bernoulli", "gaussian"])
+def test_masked_dense_on_sequences_shares_the_weight_sample_across_positions(distribution):
     x = np.broadcast_to(RNG.normal(size=(1, 1, 5)), (3, 4, 5)).astype("float32")
-    layer = DropConnectDense(6, 0.5, noise=noise, seed=2)
+    layer = DropConnectDense(6, 0.5, distribution=distribution, seed=2)
     out = keras.ops.convert_to_numpy(layer(x, training=True))
     np.testing.assert_allclose(out, np.broadcast_to(out[:, :1], out.shape), rtol=1e-5)
     assert not np.allclose(out[0], out[1])
@@ -144,15 +146,7 @@ def test_inference_without_mc_equals_the_mean_weight_layer(make, reference):
                                   keras.ops.convert_to_numpy(plain(x)))
 
 
-def test_l2_regularizer_is_applied_to_the_mean_weights():
-    """L2(c) adds c * sum(V^2): the Gaussian-prior KL bound with sigma_p^2 = 1 / (2 N c)."""
-    layer = SpikeAndSlabDense(3, 0.5, 0.2, kernel_regularizer=keras.regularizers.L2(0.01))
-    layer.build((None, 4))
-    expected = 0.01 * np.sum(keras.ops.convert_to_numpy(layer.kernel) ** 2)
-    np.testing.assert_allclose(float(sum(layer.losses)), expected, rtol=1e-5)
-
-
-def test_exact_sampling_rejects_grouped_convolutions():
-    with pytest.raises(ValueError, match="`groups`.*sampling='fast'"):
+def test_masks_reject_grouped_convolutions():
+    with pytest.raises(ValueError, match="`groups`.*sampler='local_reparameterization'"):
         DropConnectConv2D(4, 3, 0.5, groups=2)
-    assert DropConnectConv2D(4, 3, 0.5, groups=2, sampling="fast").groups == 2
+    assert DropConnectConv2D(4, 3, 0.5, groups=2, sampler=LR).groups == 2

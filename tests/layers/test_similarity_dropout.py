@@ -9,6 +9,7 @@ from dropblock_theory import assert_fraction, expected_drop_fraction
 from kerasbio.layers import CorrDrop, SimilarMapDropout
 from kerasbio.layers.correlation_structure import kernel_similarity
 from kerasbio.layers.similarity_dropout import similar_maps_mask
+from probes import channels_first_conv_runs
 
 # Eight 1x1 kernels w_j = (cos a_j, sin a_j): cosine similarity cos(a_i - a_j) (Eq. 2.16), no ties.
 ANGLES = np.radians([0, 12, 31, 55, 84, 130, 150, 171])
@@ -123,15 +124,6 @@ def test_corrdrop_random_selection_ignores_similarity():
 def test_wrappers_reject_a_layer_without_a_4d_kernel(cls):
     with pytest.raises(ValueError, match="`layer`.*4-D kernel"):
         cls(keras.layers.Dense(4), 0.2)(np.ones((2, 6, 6, 3), "float32"))
-
-
-def channels_first_conv_runs():
-    """TensorFlow's CPU kernels implement NCHW convolutions only in some builds."""
-    try:
-        keras.layers.Conv2D(1, 1, data_format="channels_first")(np.ones((1, 1, 2, 2), "float32"))
-    except Exception:  # noqa: BLE001 - UnimplementedError or NotFoundError, by build
-        return False
-    return True
 
 
 @pytest.mark.skipif(not channels_first_conv_runs(), reason="no NCHW convolution on this CPU build")

@@ -51,12 +51,12 @@ def test_dropblock_drops_whole_blocks_inside_the_map(height, width, block):
     assert np.sum(counts == block**2) > 30  # many examples hold exactly one block
 
 
-def test_dropblock_mask_is_shared_across_channels_unless_per_channel():
+def test_dropblock_mask_is_per_channel_unless_shared():
     x = np.ones((50, 12, 12, 4), "float32")
-    shared = dropped_units(DropBlock2D(0.2, 3, seed=3), x)
+    shared = dropped_units(DropBlock2D(0.2, 3, per_channel=False, seed=3), x)
     assert shared.any()
     assert np.all(shared == shared[..., :1])
-    separate = dropped_units(DropBlock2D(0.2, 3, per_channel=True, seed=3), x)
+    separate = dropped_units(DropBlock2D(0.2, 3, seed=3), x)
     assert not np.all(separate == separate[..., :1])
     assert_fraction(separate.mean(axis=(1, 2, 3)), expected_drop_fraction(0.2, 12, 12, 3))
 
@@ -122,12 +122,12 @@ def conv(maps=6):
     lambda: CorrDrop(conv(), 0.4, block_size=3, seed=9),
     lambda: CorrDrop(conv(), 0.4, block_size=3, selection="random", seed=9)],
     ids=["SpatialDropout2D", "DropBlock2D", "SimilarMapDropout", "CorrDrop", "DropBlockRandom"])
-def test_rate_variable_set_to_zero_gives_the_identity(make_layer):
+def test_rate_set_to_zero_gives_the_identity(make_layer):
     layer = make_layer()
     x = np.random.default_rng(1).uniform(0.5, 2.0, (8, 9, 9, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(layer(x, training=False))
     assert not np.array_equal(keras.ops.convert_to_numpy(layer(x, training=True)), expected)
-    assert isinstance(layer.rate, keras.Variable) and not layer.rate.trainable
-    layer.rate.assign(0.0)
+    assert isinstance(layer.rate, float) and not layer.non_trainable_weights
+    layer.rate = 0.0
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=True)), expected)
     assert layer.get_config()["rate"] == 0.0

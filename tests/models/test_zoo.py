@@ -116,7 +116,7 @@ def test_weight_sampling_replaces_every_weight_layer(variational, conv_type, den
         assert model.get_layer("conv1").dropout_rate == 0.0
         assert model.get_layer("conv2").dropout_rate == 0.4
     else:
-        assert model.get_layer("conv1").noise == variational.split("_")[0]
+        assert model.get_layer("conv1").distribution == variational.split("_")[0]
 
 
 def hidden_sizes(model, output_name):

@@ -6,7 +6,6 @@ import os
 import keras
 import keras_tuner
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.image import imread
 
