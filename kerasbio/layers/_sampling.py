@@ -178,6 +178,7 @@ def relaxed_poisson(rates, seed, max_count, temperature):
             tf.stop_gradient(rates), tf.cast(seed, tf.int32), tf.constant(log_factorials),
             float(temperature))
         hard, variance = tf.ensure_shape(hard, rates.shape), tf.ensure_shape(variance, rates.shape)
+        hard = tf.where(tf.math.is_finite(rates), hard, np.float32("nan"))  # as `poisson`
 
         def gradient(upstream):
             return upstream * variance / (temperature * (rates + RATE_EPSILON))
