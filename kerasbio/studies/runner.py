@@ -121,8 +121,11 @@ def load_runs(out):
 
 def _record_run(out, command, strategy, seconds):
     runs = load_runs(out)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     runs.append({"command": command or " ".join(["kerasbio", *sys.argv[1:]]),
-                 "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__, "versions": versions(), "seconds": seconds,
+                 "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
+                 "versions": versions(), "seconds": seconds,
+                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
                  "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     write_json_atomically(os.path.join(out, RUNS), runs)
 
