@@ -173,7 +173,8 @@ class CapacityStudy(Study):
                  seeds=None):
         grid = QUICK if quick else FULL
         extra = {"train_per_class": grid["train_per_class"], "width": grid["width"],
-                 "learning_rate": dict(grid["learning_rate"]), "decay": 0.05, "batch_norm_momentum": grid["batch_norm_momentum"],
+                 "learning_rate": dict(grid["learning_rate"]), "decay": 0.05,
+                 "batch_norm_momentum": grid["batch_norm_momentum"],
                  "architectures": list(grid["architectures"]),
                  "activations": list(grid["activations"])}
         return Settings(study=self.name, quick=quick,
