@@ -72,6 +72,9 @@ class CapacityHyperModel(StudyHyperModel):
         super().__init__(settings, space)
         self._base = None
 
+    def prepare(self):
+        self.base_data()
+
     def base_data(self):
         """The data set's training and test splits, loaded once."""
         if self._base is None:

@@ -67,11 +67,13 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
 
     started = time.perf_counter()
     cells = list(study.cells(settings) if cells is None else cells)
+    hypermodel = study.hypermodel(settings)
+    hypermodel.prepare()  # missing data fails here, before anything is written
     if overwrite and os.path.exists(out):
         shutil.rmtree(out)
     os.makedirs(out, exist_ok=True)
     _check_or_save_settings(out, settings, cells)
-    tuner = StudyTuner(GridOracle(cells, study.objective), study.hypermodel(settings),
+    tuner = StudyTuner(GridOracle(cells, study.objective), hypermodel,
                        verbose=verbose, echo=echo, shown_metrics=study.progress_metrics,
                        directory=out, project_name="search",
                        distribution_strategy=make_strategy(strategy))
