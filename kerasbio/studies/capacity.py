@@ -73,6 +73,9 @@ class CapacityHyperModel(StudyHyperModel):
         super().__init__(settings, space)
         self._base = None
 
+    def prepare(self):
+        self.base_data()
+
     def base_data(self):
         """The data set's training and test splits, loaded once."""
         if self._base is None:
@@ -168,8 +171,9 @@ class CapacityStudy(Study):
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None):
         grid = QUICK if quick else FULL
-        extra = {"train_per_class": grid["train_per_class"], "width": grid["width"], "learning_rate": dict(grid["learning_rate"]),
-                 "decay": 0.05, "batch_norm_momentum": grid["batch_norm_momentum"],
+        extra = {"train_per_class": grid["train_per_class"], "width": grid["width"],
+                 "learning_rate": dict(grid["learning_rate"]), "decay": 0.05,
+                 "batch_norm_momentum": grid["batch_norm_momentum"],
                  "architectures": list(grid["architectures"]),
                  "activations": list(grid["activations"])}
         return Settings(study=self.name, quick=quick,

@@ -52,7 +52,7 @@ def figures(settings, results, directory):
 
 def _figure_noise(part, settings):
     activations = sorted(part["activation"].unique())
-    figure = Figure(figsize=(11, 3.8 * len(activations)))
+    figure = Figure(figsize=(11, 3.8 * len(activations)), layout="constrained")
     axes = figure.subplots(len(activations), 2, squeeze=False, sharey=True)
     for row, activation in enumerate(activations):
         threshold = noise_threshold(part, activation)
@@ -93,7 +93,7 @@ def _figure_bottleneck(part, settings):
     levels = sorted(part[part["bottleneck"].astype(bool)]["noise_std"].unique())
     part = part[part["noise_std"].isin(levels)]
     activations = sorted(part["activation"].unique())
-    figure = Figure(figsize=(11, 3.5 * len(activations)))
+    figure = Figure(figsize=(11, 3.5 * len(activations)), layout="constrained")
     axes = figure.subplots(len(activations), len(DATA), squeeze=False, sharey=True)
     for row, activation in enumerate(activations):
         for column, data in enumerate(DATA):
@@ -118,7 +118,7 @@ def _figure_bottleneck(part, settings):
 
 def _figure_classes(part, settings):
     kinds = [data for data in DATA if data in set(part["data"])]
-    figure = Figure(figsize=(5.5 * len(kinds), 3.8))
+    figure = Figure(figsize=(5.5 * len(kinds), 3.8), layout="constrained")
     axes = figure.subplots(1, len(kinds), squeeze=False, sharey=True)[0]
     classes = sorted(part["classes"].unique(), reverse=True)
     examples = sorted(part["examples_per_class"].unique(), reverse=True)
@@ -149,7 +149,8 @@ def _figure_classes(part, settings):
 def _figure_generalization(part, settings):
     activations = sorted(part["activation"].unique())
     bottlenecks = sorted(part["bottleneck"].astype(bool).unique())
-    figure = Figure(figsize=(11, 3.5 * len(activations) * len(bottlenecks)))
+    figure = Figure(figsize=(11, 3.5 * len(activations) * len(bottlenecks)),
+                    layout="constrained")
     axes = figure.subplots(len(activations) * len(bottlenecks), len(MANIPULATIONS),
                            squeeze=False, sharey=True)
     columns = [f"{kind}_{level:.2f}" for kind in MANIPULATIONS for level in LEVELS]
@@ -261,17 +262,23 @@ def _noise_findings(results, activation, grid):
             kept is not None and kept[0] >= STRUCTURED_KEPT))
     if not labels.empty:
         zero_labels = _at(labels, 0.0, "train_accuracy_fit")
-        at_threshold = None if threshold is None else _at(labels, threshold,
-                                                           "train_accuracy_fit")
+        level = None if threshold is None else _nearest_level(labels, threshold)
+        at_threshold = None if level is None else _at(labels, level, "train_accuracy_fit")
         rows.append(Finding(
             "Random labels are memorized without noise (Zhang et al. 2017) and, if noise "
             "reduces capacity, not at the threshold.",
             "not run in the paper (random images only); Zhang et al.: random labels fit 1.0",
-            f"random-label training accuracy at std 0: {_text(zero_labels)}; at the "
-            f"threshold: {_text(at_threshold)}",
+            f"random-label training accuracy at std 0: {_text(zero_labels)}; at std "
+            f"{'-' if level is None else f'{level:g}'} (its grid level nearest the "
+            f"threshold): {_text(at_threshold)}",
             None if zero_labels is None or at_threshold is None else
             zero_labels[0] >= 0.9 and at_threshold[0] <= 0.1 + CHANCE_MARGIN))
     return rows
+
+
+def _nearest_level(summary, threshold):
+    """The noise level of `summary` nearest `threshold` (the larger one on a tie)."""
+    return min(sorted(summary["noise_std"], reverse=True), key=lambda level: abs(level - threshold))
 
 
 def _bottleneck_findings(results, activation, grid):

@@ -100,12 +100,14 @@ class GridOracle(keras_tuner.Oracle):
 
 
 def write_json_atomically(path, state):
-    """Write `state` as JSON to `path` so that a reader sees the old or the new file, whole."""
+    """Write `state` as JSON to `path` so that a reader sees the old or the new file, whole.
+
+    A killed process leaves either file (the rename is atomic); there is no fsync, so a power
+    loss may lose the last writes, which a restart then reruns.
+    """
     temporary = f"{path}.tmp"
     with open(temporary, "w") as file:
         json.dump(state, file)
-        file.flush()
-        os.fsync(file.fileno())
     os.replace(temporary, path)
 
 

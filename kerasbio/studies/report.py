@@ -69,10 +69,15 @@ def _provenance(runs):
     versions = ", ".join(f"{name} {version}" for name, version in last["versions"].items())
     lines = ["## Run", "", f"- Command: `{last['command']}` (strategy: {last['strategy']})",
              f"- Versions: {versions}",
-             f"- Wall time: {sum(run['seconds'] for run in runs):.0f} s (process CPU time "
-             f"{sum(run.get('cpu_seconds', 0) for run in runs):.0f} s) over {len(runs)} "
-             f"invocation(s), last finished {last['finished']}"]
+             f"- Wall time: {sum(run['seconds'] for run in runs):.0f} s{_cpu_time(runs)} over "
+             f"{len(runs)} invocation(s), last finished {last['finished']}"]
     return "\n".join(lines)
+
+
+def _cpu_time(runs):
+    if not all("cpu_seconds" in run for run in runs):
+        return ""
+    return f" (process CPU time {sum(run['cpu_seconds'] for run in runs):.0f} s)"
 
 
 def _grid_section(study, settings, results):

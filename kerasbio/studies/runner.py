@@ -67,11 +67,13 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
 
     started = time.perf_counter()
     cells = list(study.cells(settings) if cells is None else cells)
+    hypermodel = study.hypermodel(settings)
+    hypermodel.prepare()  # missing data fails here, before anything is written
     if overwrite and os.path.exists(out):
         shutil.rmtree(out)
     os.makedirs(out, exist_ok=True)
     _check_or_save_settings(out, settings, cells)
-    tuner = StudyTuner(GridOracle(cells, study.objective), study.hypermodel(settings),
+    tuner = StudyTuner(GridOracle(cells, study.objective), hypermodel,
                        verbose=verbose, echo=echo, shown_metrics=study.progress_metrics,
                        directory=out, project_name="search",
                        distribution_strategy=make_strategy(strategy))
@@ -121,8 +123,11 @@ def load_runs(out):
 
 def _record_run(out, command, strategy, seconds):
     runs = load_runs(out)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     runs.append({"command": command or " ".join(["kerasbio", *sys.argv[1:]]),
-                 "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__, "versions": versions(), "seconds": seconds,
+                 "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
+                 "versions": versions(), "seconds": seconds,
+                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
                  "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
     write_json_atomically(os.path.join(out, RUNS), runs)
 

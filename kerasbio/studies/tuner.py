@@ -78,6 +78,13 @@ class StudyTuner(keras_tuner.Tuner):
                 f"{model!r}")
         return model
 
+    def _populate_initial_space(self):
+        """The study's HyperModel declares its whole space (a `Choice` per axis, no
+        conditions), so keras-tuner's exploratory model builds are not needed."""
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
     def on_search_begin(self):
         # The tuner file marks the project as started: a restart reloads the oracle from it.
         self.save()
