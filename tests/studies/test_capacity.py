@@ -3,13 +3,11 @@ and its HyperModel under keras-tuner's own RandomSearch."""
 
 import os
 
-import keras
 import keras_tuner
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
-import kerasbio
 from kerasbio.studies import get_study, run_study
 from kerasbio.studies.base import experiment_numbers
 from kerasbio.studies.results import read_tables
