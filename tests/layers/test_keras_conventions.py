@@ -25,7 +25,7 @@ def keras_case():
     return testing.TestCase()
 
 
-def weightless_layer_test(keras_case, cls, init_kwargs, input_shape, call_kwargs):
+def check_weightless_layer(keras_case, cls, init_kwargs, input_shape, call_kwargs):
     keras_case.run_layer_test(
         cls, init_kwargs=init_kwargs, input_shape=input_shape, call_kwargs=call_kwargs,
         expected_output_shape=input_shape, expected_num_trainable_weights=0,
@@ -38,7 +38,7 @@ def weightless_layer_test(keras_case, cls, init_kwargs, input_shape, call_kwargs
     (BernoulliDropout, {"rate": 0.2})], ids=["GaussianNoise", "GaussianDropout", "Dropout"])
 @pytest.mark.parametrize("mc", [False, True], ids=["training", "mc"])
 def test_basics(keras_case, cls, init_kwargs, mc):
-    weightless_layer_test(keras_case, cls, {**init_kwargs, "mc": mc}, (2, 3),
+    check_weightless_layer(keras_case, cls, {**init_kwargs, "mc": mc}, (2, 3),
                           {"training": not mc})
 
 

@@ -54,7 +54,7 @@ def is_nan(result):
     assert np.isnan(result)
 
 
-def run(call, outcome):
+def check_outcome(call, outcome):
     """A `raises(...)` outcome must be raised; a check must not fail (nor return False)."""
     if isinstance(outcome, tuple) and outcome[0] == "raises":
         _, error, fragment = outcome
@@ -305,7 +305,7 @@ MIXUP = [
 
 @pytest.mark.parametrize("call, outcome", STATS + RSA + METRICS + DATA + MIXUP)
 def test_function(call, outcome):
-    run(call, outcome)
+    check_outcome(call, outcome)
 
 
 def sampling_classifier(units=3, activation="softmax"):
@@ -373,7 +373,7 @@ MC = [
 
 @pytest.mark.parametrize("call, outcome", MC)
 def test_mc(call, outcome):
-    run(lambda: call(sampling_classifier()), outcome)
+    check_outcome(lambda: call(sampling_classifier()), outcome)
 
 
 @pytest.mark.parametrize("kwargs, outcome", [
@@ -388,7 +388,7 @@ def test_mc(call, outcome):
 def test_export(tmp_path, kwargs, outcome):
     arguments = {"model": sampling_classifier(), "path": tmp_path / "served", "verbose": False,
                  **kwargs}
-    run(lambda: kerasbio.export_saved_model(**arguments), outcome)
+    check_outcome(lambda: kerasbio.export_saved_model(**arguments), outcome)
 
 
 def student():
@@ -413,7 +413,7 @@ def student():
 ])
 def test_rdl_constructor(kwargs, outcome):
     arguments = {"targets": {"hidden": np.ones((3, 3)) - np.eye(3)}, **kwargs}
-    run(lambda: rsa.RDL(student(), **arguments), outcome)
+    check_outcome(lambda: rsa.RDL(student(), **arguments), outcome)
 
 
 def test_rdl_leaves_missing_target_cells_out_of_the_loss():
