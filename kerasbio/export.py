@@ -5,7 +5,7 @@ from keras import ops
 
 import tensorflow as tf
 
-from kerasbio._core.keras_internals import recorded_input_shape
+from kerasbio._core.keras_internals import call_endpoint_on_call, recorded_input_shape
 from kerasbio._core.validation import invalid_argument, validate_bool, validate_int
 from kerasbio.mc import graph_inputs, mc_sampling, sampling_model
 from kerasbio.metrics import mutual_information, predictive_entropy
@@ -24,7 +24,17 @@ def export_saved_model(model, path, samples=10, from_logits=False, input_signatu
       distribution `mean = (1/T) sum_t p_t`, `stddev`, the `predictive_entropy` H[mean] and
       the `mutual_information` H[mean] - mean_t H[p_t] (McClure 2018, Eq. 3.3 and ch. 4). The
       deterministic layers before the first stochastic one run once per example, as in
-      `kerasbio.mc_predict`.
+      `kerasbio.mc_predict`. Every call draws fresh samples.
+    - `served(x)`: the same as `served.serve(x)`, so `hub.KerasLayer(path)` needs no signature.
+
+    Reuse: `tf.saved_model.load(path)`, `hub.load(path)`, or inside a Keras 3 model
+    `keras.layers.TFSMLayer(path, call_endpoint="mc_predict")`. `hub.KerasLayer` is a
+    tf_keras (Keras 2) layer: it runs on tensors and in tf_keras models, not in Keras 3 ones.
+
+    Inputs are checked against the signature: calling an endpoint with another shape or dtype
+    raises a `TypeError` naming the expected `TensorSpec`; through `served.signatures`
+    (TF Serving), which feed any shape into the graph, a wrong shape and non-finite inputs
+    fail on an assertion naming the expected shape, before the model runs.
 
     The `mc` flags of the model are restored afterwards.
 
@@ -50,10 +60,11 @@ def export_saved_model(model, path, samples=10, from_logits=False, input_signatu
     sampler = sampling_model(model, samples)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serve", with_sampling(model, False, lambda x: model(x, training=False)),
-                         [spec])
-    archive.add_endpoint("mc_predict", with_sampling(
-        model, True, lambda x: mc_statistics(sampler(x, training=False), from_logits)), [spec])
+    archive.add_endpoint("serve", checked_input(spec, "serve", with_sampling(
+        model, False, lambda x: model(x, training=False))), [spec])
+    archive.add_endpoint("mc_predict", checked_input(spec, "mc_predict", with_sampling(
+        model, True, lambda x: mc_statistics(sampler(x, training=False), from_logits))), [spec])
+    call_endpoint_on_call(archive, "serve")
     archive.write_out(str(path), verbose=verbose)
 
 
@@ -73,6 +84,32 @@ def _input_spec(model):
             "on a batch (or build it) before exporting, or pass `input_signature=tf.TensorSpec("
             "(None, ...), 'float32')`.")
     return tf.TensorSpec((None, *shape[1:]), model.input_dtype, name="x")
+
+
+def checked_input(spec, endpoint, fn):
+    """`fn` behind run-time checks of its input batch `x`: the shape `spec` has (batch size
+    free), and finite values for a floating `spec`.
+
+    A call through the endpoint is checked by TensorFlow against `spec` already; a call
+    through a serving signature is not (a wrong shape would fail deep inside the model, on a
+    message about a matrix product), so the expected signature is asserted here first. Shapes
+    are compared as text ("28,28,1"), which TensorFlow cannot fold into a constant at trace time.
+    """
+    expected = ",".join(r"\d+" if size is None else str(size) for size in spec.shape[1:])
+    signature = f"x: a {spec.dtype.name} batch of shape {tuple(spec.shape)}"
+
+    def call(x):
+        received = tf.strings.reduce_join(tf.strings.as_string(tf.shape(x)[1:]), separator=",")
+        checks = [tf.debugging.Assert(tf.strings.regex_full_match(received, expected), [
+            f"The `{endpoint}` endpoint expects {signature}. Received a batch of shape",
+            tf.shape(x)])]
+        if spec.dtype.is_floating:
+            checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(x)), [
+                f"The `{endpoint}` endpoint received NaN or infinite values in x; expected "
+                "finite numbers."]))
+        with tf.control_dependencies(checks):
+            return fn(tf.identity(x))
+    return call
 
 
 def with_sampling(model, enabled, fn):

@@ -1,4 +1,5 @@
-"""The one module that touches Keras' private attributes: layer flattening and graph walking.
+"""The one module that touches Keras' private attributes: layer flattening, graph walking,
+and the root of an exported SavedModel.
 
 Keras 3 has no public API for these; keeping them here means a Keras upgrade is fixed in one file.
 """
@@ -43,3 +44,9 @@ def recorded_input_shape(model):
             isinstance(size, (int, type(None))) for size in shapes[0]):
         return None
     return tuple(shapes[0])
+
+
+def call_endpoint_on_call(archive, endpoint):
+    """Make a `keras.export.ExportArchive`'s SavedModel callable: `served(x)` runs `endpoint`
+    (TF-Hub's convention, so `hub.KerasLayer(path)` needs no `signature`)."""
+    archive._tf_trackable.__call__ = getattr(archive._tf_trackable, endpoint)
