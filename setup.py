@@ -30,6 +30,7 @@ setup(
         "matplotlib>=3.7",
         "pandas>=2.0",
         "tqdm>=4.60",
+        "tensorflow-hub>=0.16",  # TF-Hub-style reuse of exported SavedModels (tested)
     ],
     extras_require={
         "test": ["pytest>=7.4", "pytest-timeout>=2.2", "statsmodels>=0.14", "scikit-image>=0.21", "rsatoolbox>=0.3"],

@@ -20,6 +20,8 @@ COMMANDS = {
     "study": ("kerasbio.studies.command:configure_study", "run a published study"),
     "report": ("kerasbio.studies.command:configure_report",
                "rebuild a study run's figures and report.md from its results"),
+    "export": ("kerasbio.export_command:configure",
+               "write a .keras model as a SavedModel with serve and mc_predict endpoints"),
 }
 
 

@@ -30,6 +30,9 @@ def _add_study_arguments(parser, name):
                         help="tf.distribute strategy (batch size is global)")
     parser.add_argument("--overwrite", action="store_true", help="delete --out and start afresh")
     parser.add_argument("--verbose", action="store_true", help="Keras' per-epoch output")
+    parser.add_argument("--export", nargs="?", const=10, type=_positive_int, metavar="SAMPLES",
+                        help="export each condition's best model as a SavedModel to OUT/models "
+                             "(mc_predict with SAMPLES draws, default 10)")
     parser.set_defaults(handler=_run_study, study=name)
 
 
@@ -80,7 +83,8 @@ def _run_study(args):
     out = args.out or os.path.join("runs", f"{args.study}{'-quick' if args.quick else ''}")
     try:
         results = run_study(study, settings, out, strategy=args.strategy,
-                            overwrite=args.overwrite, verbose=int(args.verbose))
+                            overwrite=args.overwrite, verbose=int(args.verbose),
+                            export_samples=args.export)
     except (FileNotFoundError, ValueError) as error:
         print(f"kerasbio study {args.study}: {error}")
         return 2

@@ -3,7 +3,8 @@
 `out/` holds `settings.json` (the study's settings), `runs.json` (command line, versions and
 wall time of every invocation), `search/` (the keras-tuner project: the oracle's state and one
 file per trial), and the outputs rebuilt from it: `results.csv`, `histories.csv`, the figures
-and `report.md`.
+and `report.md`; with `export_samples`, `models/` (each condition's best model as a SavedModel,
+see `kerasbio.studies.exports`).
 """
 
 import json
@@ -15,6 +16,7 @@ import time
 
 from kerasbio.studies import STRATEGIES
 from kerasbio.studies.base import Settings
+from kerasbio.studies.exports import export_best_models
 from kerasbio.studies.oracle import GridOracle, write_json_atomically
 from kerasbio.studies.tuner import StudyTuner, project_directory
 
@@ -43,7 +45,7 @@ def make_strategy(name):
 
 
 def run_study(study, settings, out, strategy="default", overwrite=False, verbose=0,
-              cells=None, echo=print, command=None):
+              cells=None, echo=print, command=None, export_samples=None):
     """Run (or resume) `study` with `settings` into `out`; write the tables and the report.
 
     Args:
@@ -58,6 +60,8 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
         cells: The grid to run (default: `study.cells(settings)`), e.g. a part of it.
         echo: Function printing progress.
         command: The command line recorded in the report (default: `sys.argv`).
+        export_samples: When set, every trial saves its model and each condition's best is
+            exported to `out/models/` with this many MC draws in its `mc_predict` endpoint.
 
     Returns:
         The results table (a `pandas.DataFrame`, one row per trial).
@@ -75,7 +79,7 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
     _check_or_save_settings(out, settings, cells)
     tuner = StudyTuner(GridOracle(cells, study.objective), hypermodel,
                        verbose=verbose, echo=echo, shown_metrics=study.progress_metrics,
-                       directory=out, project_name="search",
+                       directory=out, project_name="search", save_models=bool(export_samples),
                        distribution_strategy=make_strategy(strategy))
     done = len(tuner.oracle.finished_trials())
     if tuner.oracle.is_finished():
@@ -87,6 +91,8 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
         echo(f"Running {len(cells) - done} trials of the {study.name} study into {out}.")
         tuner.search()
     results, histories = write_tables(out, axes=list(study.axes))
+    if export_samples:
+        export_best_models(study, out, results, export_samples, echo=echo)
     _record_run(out, command, strategy, time.perf_counter() - started)
     write_report(study, settings, out, results, histories, load_runs(out))
     return results

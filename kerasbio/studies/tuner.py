@@ -38,12 +38,15 @@ class StudyTuner(keras_tuner.Tuner):
         verbose: Keras' per-epoch output for `fit` (0: none).
         echo: Function printing the progress lines.
         shown_metrics: Names of the metrics shown in the progress lines (default: all).
+        save_models: Save each trial's trained model as `trial_<id>/model.keras` (`--export`).
         **kwargs: Passed to `keras_tuner.Tuner` (`directory`, `project_name`,
             `distribution_strategy`, ...).
     """
 
-    def __init__(self, oracle, hypermodel, verbose=0, echo=print, shown_metrics=None, **kwargs):
+    def __init__(self, oracle, hypermodel, verbose=0, echo=print, shown_metrics=None,
+                 save_models=False, **kwargs):
         super().__init__(oracle, hypermodel, **kwargs)
+        self.save_models = save_models
         self.oracle.verbose = 0
         self.fit_verbose = verbose
         self.echo = echo
@@ -57,6 +60,8 @@ class StudyTuner(keras_tuner.Tuner):
             callbacks = [ReportEpochs(self.oracle, trial.trial_id)]
             results = self.hypermodel.fit(trial.hyperparameters, model, callbacks=callbacks,
                                           verbose=self.fit_verbose)
+            if self.save_models:
+                model.save(trial_model_path(self.get_trial_dir(trial.trial_id)))
         except Exception:
             self.oracle.update_trial(trial.trial_id, {"seconds": time.perf_counter() - start})
             raise
@@ -139,3 +144,8 @@ def _duration(seconds):
 def project_directory(out):
     """Where a study's keras-tuner project (oracle and trial files) lives inside `out`."""
     return os.path.join(out, "search")
+
+
+def trial_model_path(trial_directory):
+    """Where a trial's trained model is saved when the tuner's `save_models` is on."""
+    return os.path.join(trial_directory, "model.keras")
