@@ -28,6 +28,10 @@ def _export(args):
 
     try:
         model = keras.saving.load_model(args.model, compile=False)
+    except (KeyError, OSError, TypeError, ValueError) as error:
+        print(f"kerasbio export: cannot load {args.model} as a Keras model: {error}")
+        return 2
+    try:
         kerasbio.export_saved_model(model, args.directory, samples=args.samples,
                                     from_logits=args.from_logits, verbose=False)
     except (ValueError, TypeError) as error:

@@ -30,7 +30,7 @@ def test_version_and_help_do_not_load_tensorflow():
     out = run_python("""
         import sys
         from kerasbio import cli
-        for argv in (["--version"], ["--help"]):
+        for argv in (["--version"], ["--help"], ["export", "--help"]):
             try:
                 cli.main(argv)
             except SystemExit:
