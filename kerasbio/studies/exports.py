@@ -78,7 +78,9 @@ def export_best_models(study, out, results, samples, echo=print):
         echo(f"No saved model for trials {', '.join(missing)} (they ran without --export): "
              f"run the study again with --overwrite --export to export them.")
     _delete_other_trial_models(out, {str(row["trial_id"]) for _, row in chosen})
-    index = pd.DataFrame(rows)
+    columns = [axis for axis in study.axes if axis != "seed"] + [
+        "trial_id", "seed", study.objective.name, "path"]
+    index = pd.DataFrame(rows, columns=columns)
     os.makedirs(os.path.join(out, MODELS), exist_ok=True)
     index.to_csv(os.path.join(out, MODELS, INDEX), index=False)
     echo(f"Exported {len(rows)} of {len(chosen)} conditions' best models to "
