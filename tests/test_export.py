@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 import kerasbio
+from kerasbio import cli
 from kerasbio.export import mc_statistics
 
 
@@ -25,10 +26,14 @@ SAMPLES = 400
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """One classifier exported once for the module (a SavedModel export takes seconds)."""
+    """One classifier saved as `.keras` and exported once for the module with `kerasbio export`
+    (a SavedModel export takes seconds): the model, the SavedModel's path, the loaded object."""
     model = noisy_classifier()
-    path = str(tmp_path_factory.mktemp("export") / "served")
-    kerasbio.export_saved_model(model, path, samples=SAMPLES, verbose=False)
+    directory = tmp_path_factory.mktemp("export")
+    model.save(directory / "model.keras")
+    path = str(directory / "served")
+    assert cli.main(["export", str(directory / "model.keras"), path, "--samples",
+                     str(SAMPLES)]) == 0
     return model, path, tf.saved_model.load(path)
 
 
@@ -119,26 +124,34 @@ def test_tfsm_layer_reuses_the_mc_endpoint_in_a_new_keras_model(exported):
 
 def test_tensorflow_hub_loads_the_export(exported):
     """`hub.load` and `hub.KerasLayer` as a TF-Hub user writes them. `hub.KerasLayer` is a
-    tf_keras (Keras 2) layer: it runs on tensors and inside tf_keras models; a Keras 3 model
-    refuses it (use `keras.layers.TFSMLayer` there)."""
+    tf_keras (Keras 2) layer: it runs on tensors (and in tf_keras models, tested with the
+    slow tests); a Keras 3 model refuses it (use `keras.layers.TFSMLayer` there)."""
     hub = pytest.importorskip("tensorflow_hub")
-    import tf_keras
-
     model, path, _ = exported
     x = examples()
-    expected = model.predict(x, verbose=0)
     module = hub.load(path)
-    np.testing.assert_allclose(module(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(module(x).numpy(), model.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
     reference = kerasbio.mc_predict(model, x, samples=SAMPLES, verbose=0)
     assert_same_mc_mean({key: value.numpy() for key, value in module.mc_predict(x).items()},
                         reference.mean, reference.stddev, SAMPLES)
-    legacy = tf_keras.Sequential([tf_keras.Input((6,)), hub.KerasLayer(path)])
-    np.testing.assert_allclose(legacy(x).numpy(), expected, rtol=1e-5, atol=1e-6)
     statistics = hub.KerasLayer(path, signature="mc_predict", signature_outputs_as_dict=True)(x)
     assert_same_mc_mean({key: value.numpy() for key, value in statistics.items()},
                         reference.mean, reference.stddev, SAMPLES)
     with pytest.raises(ValueError, match="Only instances of `keras.Layer`"):
         keras.Sequential([keras.Input((6,)), hub.KerasLayer(path)])
+
+
+@pytest.mark.slow
+def test_hub_keras_layer_runs_in_a_tf_keras_model(exported):
+    hub = pytest.importorskip("tensorflow_hub")
+    import tf_keras
+
+    model, path, _ = exported
+    x = examples()
+    legacy = tf_keras.Sequential([tf_keras.Input((6,)), hub.KerasLayer(path)])
+    np.testing.assert_allclose(legacy(x).numpy(), model.predict(x, verbose=0), rtol=1e-5,
+                               atol=1e-6)
 
 
 def test_mc_statistics_match_independent_definitions():

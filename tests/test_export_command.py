@@ -1,32 +1,11 @@
-"""`kerasbio export MODEL.keras DIR --samples N`."""
+"""`kerasbio export MODEL.keras DIR --samples N`: its errors. What it writes is tested in
+test_export.py, whose shared SavedModel this command exports."""
 
 import zipfile
 
-import keras
-import numpy as np
 import pytest
-import tensorflow as tf
 
-import kerasbio
 from kerasbio import cli
-
-
-def test_export_command_writes_a_saved_model_with_both_endpoints(tmp_path, capsys):
-    keras.utils.set_random_seed(5)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
-                              kerasbio.layers.GaussianNoise(0.5),
-                              keras.layers.Dense(3, activation="softmax")])
-    model.save(tmp_path / "model.keras")
-    assert cli.main(["export", str(tmp_path / "model.keras"), str(tmp_path / "served"),
-                     "--samples", "7"]) == 0
-    assert "mc_predict" in capsys.readouterr().out
-    served = tf.saved_model.load(str(tmp_path / "served"))
-    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
-    np.testing.assert_allclose(served.serve(x).numpy(), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
-    statistics = served.mc_predict(x)
-    np.testing.assert_allclose(statistics["mean"].numpy().sum(-1), 1.0, rtol=1e-5)
-    assert np.all(statistics["stddev"].numpy() > 0)
 
 
 @pytest.mark.parametrize("make, message", [
