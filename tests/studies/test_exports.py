@@ -7,8 +7,10 @@ import keras
 import keras_tuner
 import numpy as np
 import pandas as pd
+import pytest
 import tensorflow as tf
 
+from kerasbio import cli
 from kerasbio.studies.exports import INDEX, MODELS, best_trials, condition_name
 from kerasbio.studies.runner import run_study
 
@@ -60,3 +62,16 @@ def test_study_export_writes_each_conditions_best_model(tmp_path):
     np.testing.assert_allclose(served.serve(x).numpy(), trained.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
     assert float(best["train_accuracy"]) == float(index.loc[0, "train_accuracy"])
+
+
+@pytest.mark.parametrize("argv, samples", [
+    ([], None), (["--export"], 10), (["--export", "--quick"], 10), (["--export", "25"], 25)])
+def test_export_flag_takes_an_optional_sample_count(argv, samples):
+    args = cli.build_parser().parse_args(["study", "capacity", *argv])
+    assert args.export == samples
+
+
+def test_export_flag_refuses_a_bad_sample_count(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["study", "capacity", "--export", "0"])
+    assert "expected a positive integer, received '0'" in capsys.readouterr().err
