@@ -238,7 +238,7 @@ DATA = [
                  raises(ValueError, "`severity`"), id="corrupt-severity-float"),
     pytest.param(lambda: data.corrupt(IMAGES, "gaussian_noise", True),
                  raises(ValueError, "`severity`"), id="corrupt-severity-bool"),
-    pytest.param(lambda: data.corrupt(IMAGES, "fog", 1), raises(ValueError, "`name`"),
+    pytest.param(lambda: data.corrupt(IMAGES, "rain", 1), raises(ValueError, "`name`"),
                  id="corrupt-unknown"),
     pytest.param(lambda: data.occlude(IMAGES, "central", fill=NAN), raises(ValueError, "`fill`"),
                  id="occlude-fill-nan"),
