@@ -70,18 +70,18 @@ def motion_blur(x, radius, sigma, angles):
 
 def grey_levels(x, corruption):
     """`(n, h, w, c)` -> `(n, h, w, 1)` grey with OpenCV's weights (grey images unchanged)."""
-    _require_grey_or_rgb(x.shape[-1], corruption)
+    require_grey_or_rgb(x.shape[-1], corruption)
     return x if x.shape[-1] == 1 else (x @ BT601_WEIGHTS)[..., None]
 
 
 def paint(rgb, channels, corruption):
     """An RGB colour in [0, 1] for images of `channels` channels: itself, or its grey level."""
-    _require_grey_or_rgb(channels, corruption)
+    require_grey_or_rgb(channels, corruption)
     rgb = np.asarray(rgb, dtype=np.float64)
     return rgb if channels == 3 else rgb @ BT601_WEIGHTS[:, None]
 
 
-def _require_grey_or_rgb(channels, corruption):
+def require_grey_or_rgb(channels, corruption):
     if channels not in (1, 3):
         raise ValueError(f"The {corruption!r} corruption needs grey (1 channel) or RGB "
                          f"(3 channels) images. Received images with {channels} channels.")

@@ -16,6 +16,7 @@ from kerasbio.data._image_filters import (
     grey_levels,
     motion_blur,
     paint,
+    require_grey_or_rgb,
     size_factor,
 )
 
@@ -172,13 +173,16 @@ def frost(x, parameter, rng, pictures):
     `pictures` (float RGB arrays, already shrunk for this image size), one per image."""
     image_weight, frost_weight = parameter
     height, width, channels = x.shape[1:]
+    require_grey_or_rgb(channels, "frost")
     crops = np.empty(x.shape[:3] + (3,))
     for k, choice in enumerate(rng.integers(len(pictures), size=len(x))):
         picture = pictures[choice]
         top = rng.integers(picture.shape[0] - height + 1)
         left = rng.integers(picture.shape[1] - width + 1)
         crops[k] = picture[top:top + height, left:left + width]
-    return image_weight * x + frost_weight * (crops if channels == 3 else grey_levels(crops, "frost"))
+    if channels == 1:
+        crops = grey_levels(crops, "frost")
+    return image_weight * x + frost_weight * crops
 
 
 def frost_pictures(frost_dir, height, width):

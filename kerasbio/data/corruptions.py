@@ -199,7 +199,7 @@ def _jpeg_compression(x, quality, rng):
 def _pixelate(x, factor, rng):
     """Pillow BOX resize to `int(size * factor)` and back, as separable matrices on floats."""
     height, width = x.shape[1:3]
-    small_h, small_w = int(height * factor), int(width * factor)
+    small_h, small_w = max(1, int(height * factor)), max(1, int(width * factor))
     rows = _box_resize_matrix(small_h, height) @ _box_resize_matrix(height, small_h)
     cols = _box_resize_matrix(small_w, width) @ _box_resize_matrix(width, small_w)
     n, channels = len(x), x.shape[-1]
