@@ -30,7 +30,7 @@ def sample_photograph():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="cifar10c_corruptions", help="output directory")
+    parser.add_argument("--out", default="results/cifar10c_corruptions", help="output directory")
     parser.add_argument("--frost-dir", default=None, help="directory of frost pictures")
     parser.add_argument("--all", action="store_true", help="all 19 corruptions, not only 7")
     args = parser.parse_args()

@@ -177,8 +177,8 @@ def test_8x8_digits_take_the_new_corruptions_at_every_severity(tmp_path):
     from PIL import Image
 
     Image.fromarray(np.full((160, 160, 3), 200, np.uint8)).save(tmp_path / "frost.png")
-    digits, _ = load("digits", split="test", shape=(8, 8, 3))
-    digits = digits[:4]
+    digits, _ = load("digits", split="test")
+    digits = np.repeat(digits[:4], 3, axis=-1)
     for name in NEW:
         for severity in range(1, 6):
             out = corrupt(digits, name, severity, seed=0, frost_dir=str(tmp_path))
