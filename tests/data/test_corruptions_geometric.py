@@ -3,6 +3,7 @@ parameters, measured on the images (Hendrycks & Dietterich 2019, `make_cifar_c.p
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from kerasbio.data import corrupt, load
 from kerasbio.data._geometric_corruptions import (
@@ -104,8 +105,6 @@ def elastic_theory_rms(alpha, sigma):
     """Stddev of `alpha * G_sigma * U(-1, 1)` away from borders: `alpha ||G||_2 / sqrt(3)`."""
     impulse = np.zeros((1, 1, 41, 41))
     impulse[..., 20, 20] = 1.0
-    from scipy import ndimage
-
     kernel = ndimage.gaussian_filter(impulse, (0, 0, sigma, sigma), truncate=ELASTIC_TRUNCATE)
     return alpha * np.sqrt(np.sum(kernel ** 2) / 3)
 

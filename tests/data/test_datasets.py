@@ -108,7 +108,6 @@ def test_missing_tfds_data_fails_fast_with_instructions(tmp_path, name):
     assert "digits" in message
 
 
-@pytest.mark.slow
 def test_every_cifar10_c_corruption_is_a_tfds_config_with_the_missing_data_error(tmp_path):
     for corruption in corruptions():
         name = f"cifar10_corrupted/{corruption}_1"
