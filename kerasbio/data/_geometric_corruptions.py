@@ -100,14 +100,11 @@ def _affine_sources(shape, affine, rng):
 
 
 def _resample(x, rows, cols, mode):
-    """Bilinear `x[k, rows[k], cols[k], c]` at fractional positions `(n, h, w)`."""
-    n, height, width, channels = x.shape
-    grid = (n, height, width, channels)
-    coordinates = [np.broadcast_to(np.arange(n)[:, None, None, None], grid),
-                   np.broadcast_to(rows[..., None], grid),
-                   np.broadcast_to(cols[..., None], grid),
-                   np.broadcast_to(np.arange(channels), grid)]
-    return ndimage.map_coordinates(x, coordinates, order=1, mode=mode)
+    """Bilinear `x[k, rows[k], cols[k], c]` at fractional positions `(n, h, w)`, per channel."""
+    images = np.broadcast_to(np.arange(len(x))[:, None, None], rows.shape)
+    coordinates = np.stack([images, rows, cols])
+    return np.stack([ndimage.map_coordinates(x[..., c], coordinates, order=1, mode=mode)
+                     for c in range(x.shape[-1])], axis=-1)
 
 
 def validate_image_size(x, minimum, corruption):

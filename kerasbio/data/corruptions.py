@@ -8,17 +8,18 @@ conversions use `tf.image`, and pixelate applies Pillow's BOX filter to float im
 images (one channel) work for every corruption but saturate.
 
 The seven corruptions Hendrycks builds with ImageMagick, OpenCV or pictures are approximations:
-motion blur (and snow's streaks) use ImageMagick's one-sided Gaussian line kernel, rounded to
-whole-pixel taps; fog's plasma fractal is our diamond-square with his noise schedule; spatter's
-water texture takes the drops' boundary pixels where he runs Canny, and our own distance,
-equalisation and emboss steps; elastic transform and glass blur follow his steps (including
-glass blur's swap offsets in `[-1, 0]`, which let pixels drift up and left). Frost overlays
-photographs kerasbio cannot ship: pass `frost_dir` (or set `$KERASBIO_FROST_DIR`) to a
-directory of frost pictures; all its pictures are used (Hendrycks draws from his first five).
+motion blur (and snow's streaks) use ImageMagick's one-sided Gaussian line kernel, whole-pixel
+taps; fog's plasma fractal is our diamond-square with his noise schedule; spatter's water
+texture takes the drops' boundary pixels where he runs Canny, then our own distance,
+equalisation and emboss steps; elastic follows his affine warp and smoothed displacement (two
+bilinear resamplings); frosted glass blur does what his pixel "swap" does on RGB arrays (each
+pixel copies an up-left neighbour, see `copy_neighbours`). Frost overlays photographs kerasbio
+cannot ship: pass `frost_dir` (or set `$KERASBIO_FROST_DIR`) to a directory of frost pictures;
+all of them are drawn from (Hendrycks draws from his first five), shrunk bilinearly.
 
 Images of other sizes than 32x32: lengths in pixels of motion blur, snow's streaks, spatter's
-smoothing and frost's picture scale are multiplied by `min(height, width) / 32`; elastic
-transform's parameters are fractions of the image size, as in Hendrycks' code; fog's fractal
+smoothing and frost's picture scale are multiplied by `min(height, width) / 32`; elastic's
+parameters are fractions of the image size, as in Hendrycks' code; fog's fractal
 covers the smallest power-of-two square holding the image; the pixel-level blurs (Gaussian,
 defocus, glass) and all noises keep their 32x32 parameters.
 """
@@ -68,8 +69,8 @@ SEVERITIES = {
                 (0.65, 0.3, 1, 0.69, 0.5, 0), (0.65, 0.1, 0.7, 0.69, 0.6, 1),
                 (0.65, 0.1, 0.5, 0.68, 0.6, 1)),
     # alpha, sigma, affine offset, as fractions of the image size
-    "elastic": ((0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06),
-                          (0.1, 0.04, 0.05), (0.1, 0.03, 0.03)),
+    "elastic": ((0, 0, 0.08), (0.05, 0.2, 0.07), (0.08, 0.06, 0.06), (0.1, 0.04, 0.05),
+                (0.1, 0.03, 0.03)),
 }
 
 
