@@ -101,6 +101,22 @@ def test_frosted_glass_blur_severities():
     assert rough[1] > rough[2] > rough[3] and rough[4] > rough[5]
 
 
+@pytest.mark.parametrize("severity", range(1, 6))
+def test_frosted_glass_blur_displaces_up_left_by_at_most_its_passes(severity):
+    """On ramp images the Gaussian blurs keep positions (a symmetric kernel preserves linear
+    ramps) and average the copied pixels' displacements: each interior pixel shows where it was
+    sampled, within `passes * max_delta` pixels up and left of itself, never down or right."""
+    _, max_delta, passes = SEVERITIES["frosted_glass_blur"][severity - 1]
+    out = corrupt(ramp_images(20), "frosted_glass_blur", severity, seed=severity)
+    source_rows, source_cols = sampled_positions(out)
+    rows, cols = np.indices((32, 32))
+    inner = (slice(None), slice(4, 28), slice(4, 28))
+    for shift in (source_rows - rows, source_cols - cols):
+        assert shift[inner].max() <= 1e-9
+        assert -passes * max_delta - 1e-9 <= shift[inner].min() < -0.5 * passes * max_delta
+        assert abs(shift[inner].mean() + 0.5 * passes * max_delta) < 0.05  # dy, dx in {-1, 0}
+
+
 def elastic_theory_rms(alpha, sigma):
     """Stddev of `alpha * G_sigma * U(-1, 1)` away from borders: `alpha ||G||_2 / sqrt(3)`."""
     impulse = np.zeros((1, 1, 41, 41))
