@@ -12,6 +12,7 @@ import tensorflow_datasets as tfds
 from kerasbio.data import (
     class_disjoint_split,
     class_subset,
+    corruptions,
     fit_images,
     global_contrast_normalize,
     load,
@@ -92,7 +93,8 @@ def test_tfds_cifar10_corrupted_through_mock_data(mocked_tfds, tmp_path):
         load("mnist", split="train", data_dir=str(tmp_path), validation=30)
 
 
-@pytest.mark.parametrize("name", ["mnist", "cifar10_corrupted/contrast_3"])
+@pytest.mark.parametrize("name", ["mnist", "cifar10_corrupted/contrast_3",
+                                  "cifar10_corrupted/frosted_glass_blur_5"])
 def test_missing_tfds_data_fails_fast_with_instructions(tmp_path, name):
     data_dir = str(tmp_path / "empty")
     with mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare",
@@ -104,6 +106,13 @@ def test_missing_tfds_data_fails_fast_with_instructions(tmp_path, name):
     message = str(error.value)
     assert repr(name) in message and data_dir in message and "tfds build" in message
     assert "digits" in message
+
+
+def test_every_cifar10_c_corruption_is_a_tfds_config_with_the_missing_data_error(tmp_path):
+    for corruption in corruptions():
+        name = f"cifar10_corrupted/{corruption}_1"
+        with pytest.raises(FileNotFoundError, match="tfds build"):
+            load(name, data_dir=str(tmp_path), split="test")
 
 
 def test_unknown_name_and_split():
