@@ -102,7 +102,8 @@ def test_missing_tfds_data_fails_fast_with_instructions(tmp_path, name):
         start = time.perf_counter()
         with pytest.raises(FileNotFoundError) as error:
             load(name, data_dir=data_dir, split="test")
-        assert time.perf_counter() - start < 10.0  # no network wait (a download attempt would take minutes)
+        # No network wait: a download attempt would take minutes, not seconds.
+        assert time.perf_counter() - start < 10.0
     message = str(error.value)
     assert repr(name) in message and data_dir in message and "tfds build" in message
     assert "digits" in message
