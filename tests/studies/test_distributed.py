@@ -1,0 +1,161 @@
+"""Distributed studies on loopback: a chief and workers, connect timeout, the chief's server."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import keras_tuner
+import pytest
+
+import kerasbio.studies
+from kerasbio.cli import main
+from kerasbio.studies.distributed import Distribution, serve_grid, tuner_environment
+from kerasbio.studies.oracle import GridOracle
+from kerasbio.studies.results import read_tables
+from kerasbio.studies.runner import run_study
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from toy import ToyStudy  # noqa: E402
+
+WORKER = """
+import sys
+sys.path.insert(0, {here!r})
+from toy import ToyStudy
+from kerasbio.studies.distributed import Distribution
+from kerasbio.studies.runner import run_study
+study = ToyStudy({modes!r})
+run_study(study, study.settings(seeds={seeds}, log={log!r}, sleep={sleep}), {out!r},
+          distribution=Distribution("worker", {address!r}, {tuner_id!r}, connect_timeout=120))
+"""
+
+
+def free_address():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
+def start_worker(tuner_id, address, out, log, modes, seeds=1, sleep=0.0):
+    script = WORKER.format(here=HERE, modes=modes, seeds=seeds, log=log, sleep=sleep, out=out,
+                           address=address, tuner_id=tuner_id)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def start_chief_thread(study, settings, out, address, lines):
+    """The chief runs in this process (TensorFlow is loaded already), in a daemon thread."""
+    outcome = {}
+
+    def chief():
+        outcome["results"] = run_study(study, settings, out, echo=lines.append,
+                                       command="test chief",
+                                       distribution=Distribution("chief", address))
+
+    thread = threading.Thread(target=chief, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def events(log):
+    return open(log).read().splitlines() if os.path.exists(log) else []
+
+
+def test_chief_and_two_workers_run_every_trial_once(tmp_path):
+    modes = ("ok", "raise", "nan", "ok", "ok", "ok")
+    out, log, address = str(tmp_path / "run"), str(tmp_path / "trials.log"), free_address()
+    study = ToyStudy(modes)
+    workers = [start_worker(name, address, out, log, modes) for name in ("worker-a", "worker-b")]
+    lines = []
+    settings = study.settings(seeds=1, log=log, sleep=0.0)
+    thread, outcome = start_chief_thread(study, settings, out, address, lines)
+    try:
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+        thread.join(timeout=30)
+    finally:
+        for worker in workers:
+            worker.kill()
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert not thread.is_alive(), lines
+    starts = [line.split()[1] for line in events(log) if line.startswith("start")]
+    assert sorted(starts) == [f"{index}-0" for index in range(len(modes))]  # each trial once
+    runners = {line.split()[2] for line in events(log)}
+    assert runners == {"worker-a", "worker-b"}  # both took trials
+    results = outcome["results"]
+    assert list(results["status"]) == ["COMPLETED", "FAILED", "FAILED", "COMPLETED",
+                                       "COMPLETED", "COMPLETED"]
+    assert "toy failure for testing" in results.loc[1, "error"]  # the worker's error
+    assert "NaN" in results.loc[2, "error"]
+    assert results.loc[[0, 3, 4, 5], "train_accuracy"].notna().all()
+    assert read_tables(out)[0]["trial_id"].tolist() == results["trial_id"].tolist()
+    assert os.path.exists(os.path.join(out, "report.md"))
+    assert os.path.exists(os.path.join(out, "toy.png"))
+    assert sum(line.startswith("[") for line in lines) == len(modes)  # chief's progress
+
+
+def test_worker_without_chief_gives_up_after_connect_timeout(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(kerasbio.studies.STUDIES, "toy", "toy")
+    address = free_address()
+    started = time.monotonic()
+    code = main(["study", "toy", "--out", str(tmp_path), "--seeds", "1", "--epochs", "1",
+                 "--distributed", "worker",
+                 "--oracle", address, "--tuner-id", "worker-a", "--connect-timeout", "1"])
+    assert code == 2 and time.monotonic() - started < 10
+    message = capsys.readouterr().out
+    assert f"No chief oracle answered at {address} within 1 s" in message
+    assert "--distributed chief" in message
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"role": "boss", "address": "127.0.0.1:1"}, "role"),
+    ({"role": "worker", "address": "127.0.0.1", "tuner_id": "w"}, "address"),
+    ({"role": "worker", "address": "host:99999", "tuner_id": "w"}, "address"),
+    ({"role": "worker", "address": "host:1", "tuner_id": "chief-2"}, "tuner_id"),
+    ({"role": "worker", "address": "host:1", "tuner_id": "w", "connect_timeout": 0},
+     "connect_timeout"),
+])
+def test_bad_distributions(kwargs, message):
+    with pytest.raises(ValueError, match=f"argument `{message}`"):
+        Distribution(**kwargs)
+
+
+def test_chief_survives_a_bad_call_and_stops_when_the_grid_is_done(tmp_path):
+    """keras-tuner #915: an error in an oracle call must not stall the chief."""
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
+    cells = [{"seed": seed} for seed in range(3)]
+    oracle = GridOracle(cells, keras_tuner.Objective("score", "max"))
+    oracle._set_project_dir(str(tmp_path), "search")
+    oracle.update_space(_space(cells))
+    address, lines = free_address(), []
+    chief = threading.Thread(target=serve_grid, args=(oracle, address),
+                             kwargs={"echo": lines.append, "grace": 30}, daemon=True)
+    chief.start()
+    worker = Distribution("worker", address, "worker-a")
+    with tuner_environment(worker):
+        client = OracleClient(oracle)
+    with pytest.raises(grpc.RpcError, match="same study and settings"):
+        client.update_trial("9", {"score": 1.0})
+    assert any("UpdateTrial failed" in line for line in lines)
+    for _ in cells:
+        trial = client.create_trial("worker-a")
+        client.update_trial(trial.trial_id, {"score": 1.0})
+        trial.status = "COMPLETED"
+        client.end_trial(trial)
+    assert client.create_trial("worker-a").status == "STOPPED"
+    stopped = time.monotonic()
+    chief.join(timeout=30)
+    assert not chief.is_alive() and time.monotonic() - stopped < 2  # not keras-tuner's 20 s
+    assert oracle.is_finished()
+
+
+def _space(cells):
+    space = keras_tuner.HyperParameters()
+    space.Choice("seed", [cell["seed"] for cell in cells])
+    return space
