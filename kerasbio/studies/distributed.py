@@ -135,6 +135,56 @@ def wait_for_chief(distribution):
         channel.close()
 
 
+def run_worker(tuner, distribution):
+    """Run `tuner`'s search as a worker of the chief at `distribution.address`.
+
+    When the chief dies, the worker waits for it to be restarted (keras-tuner's calls wait
+    up to an hour), resends the call the chief's death cut off (the oracle takes a resent call
+    once), and reconnects within 5 s of the chief's return (gRPC's default backoff grows to
+    two minutes). An error the chief returns ends the worker with a `ConnectionError` that
+    says so. A killed worker restarted under the same tuner id reruns its trial.
+    """
+    import grpc
+
+    from keras_tuner.src import protos
+
+    channel = grpc.insecure_channel(distribution.address,
+                                    options=[("grpc.max_reconnect_backoff_ms", 5000)])
+    tuner.oracle.stub = _ResendingStub(protos.get_service_grpc().OracleStub(channel))
+    try:
+        tuner.search()
+    except grpc.RpcError as error:
+        raise ConnectionError(f"Worker {distribution.tuner_id}: the chief at "
+                              f"{distribution.address} answered {error.code().name}: "
+                              f"{error.details()}") from error
+    finally:
+        channel.close()
+
+
+class _ResendingStub:
+    """An oracle stub that resends a call cut off by the chief's death (gRPC UNAVAILABLE)."""
+
+    def __init__(self, stub, attempts=10, pause=1.0):
+        self._stub, self._attempts, self._pause = stub, attempts, pause
+
+    def __getattr__(self, name):
+        import grpc
+
+        call = getattr(self._stub, name)
+
+        def resent(request, **kwargs):
+            for attempt in range(self._attempts):
+                try:
+                    return call(request, **kwargs)
+                except grpc.RpcError as error:
+                    if error.code() != grpc.StatusCode.UNAVAILABLE or \
+                            attempt == self._attempts - 1:
+                        raise
+                    time.sleep(self._pause)
+
+        return resent
+
+
 def serve_grid(oracle, address, on_trial_end=None, echo=print, grace=10.0, poll=0.05):
     """Serve `oracle` (a `GridOracle`) to workers at `address` until its grid is finished.
 

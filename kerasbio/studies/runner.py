@@ -158,12 +158,12 @@ def _chief_progress(oracle, study, done_before, echo):
 
 
 def _run_worker(study, hypermodel, cells, out, strategy, distribution, verbose, echo):
-    from kerasbio.studies.distributed import wait_for_chief
+    from kerasbio.studies.distributed import run_worker, wait_for_chief
 
     echo(f"Worker {distribution.tuner_id}: waiting up to {distribution.connect_timeout:g} s "
          f"for the chief at {distribution.address}.")
     wait_for_chief(distribution)
-    _tuner(study, hypermodel, cells, out, strategy, verbose, echo).search()
+    run_worker(_tuner(study, hypermodel, cells, out, strategy, verbose, echo), distribution)
     echo(f"Worker {distribution.tuner_id}: no trials left; the chief writes the report in "
          f"{out}.")
 

@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 
 from toy import ToyStudy  # noqa: E402
 
-WORKER = """
+PROCESS = """
 import sys
 sys.path.insert(0, {here!r})
 from toy import ToyStudy
@@ -31,7 +31,7 @@ from kerasbio.studies.distributed import Distribution
 from kerasbio.studies.runner import run_study
 study = ToyStudy({modes!r})
 run_study(study, study.settings(seeds={seeds}, log={log!r}, sleep={sleep}), {out!r},
-          distribution=Distribution("worker", {address!r}, {tuner_id!r}, connect_timeout=120))
+          distribution=Distribution({role!r}, {address!r}, {tuner_id!r}, connect_timeout=120))
 """
 
 
@@ -41,9 +41,11 @@ def free_address():
         return f"127.0.0.1:{probe.getsockname()[1]}"
 
 
-def start_worker(tuner_id, address, out, log, modes, seeds=1, sleep=0.0):
-    script = WORKER.format(here=HERE, modes=modes, seeds=seeds, log=log, sleep=sleep, out=out,
-                           address=address, tuner_id=tuner_id)
+def start_process(tuner_id, address, out, log, modes, sleep=0.0):
+    """A worker, or the chief if `tuner_id` is "chief", as a subprocess of `toy`'s grid."""
+    role = "chief" if tuner_id == "chief" else "worker"
+    script = PROCESS.format(here=HERE, modes=modes, seeds=1, log=log, sleep=sleep, out=out,
+                            role=role, address=address, tuner_id=tuner_id)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -71,7 +73,7 @@ def test_chief_and_two_workers_run_every_trial_once(tmp_path):
     modes = ("ok", "raise", "nan", "ok", "ok", "ok")
     out, log, address = str(tmp_path / "run"), str(tmp_path / "trials.log"), free_address()
     study = ToyStudy(modes)
-    workers = [start_worker(name, address, out, log, modes) for name in ("worker-a", "worker-b")]
+    workers = [start_process(name, address, out, log, modes) for name in ("worker-a", "worker-b")]
     lines = []
     settings = study.settings(seeds=1, log=log, sleep=0.0)
     thread, outcome = start_chief_thread(study, settings, out, address, lines)
@@ -97,6 +99,93 @@ def test_chief_and_two_workers_run_every_trial_once(tmp_path):
     assert os.path.exists(os.path.join(out, "report.md"))
     assert os.path.exists(os.path.join(out, "toy.png"))
     assert sum(line.startswith("[") for line in lines) == len(modes)  # chief's progress
+
+
+def wait_for(predicate, timeout, processes=()):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if any(process.poll() not in (None, 0) for process in processes):
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def running(log, tuner_id):
+    """The trials `tuner_id` has started and not ended (per the toy's log)."""
+    started = [line.split()[1] for line in events(log) if line.split()[0] == "start" and
+               line.split()[2] == tuner_id]
+    ended = {line.split()[1] for line in events(log) if line.split()[0] == "end"}
+    return [trial for trial in started if trial not in ended]
+
+
+def ended(log):
+    return [line.split()[1] for line in events(log) if line.startswith("end")]
+
+
+def finish(processes, timeout):
+    try:
+        return [process.communicate(timeout=timeout)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+
+
+@pytest.mark.slow
+def test_sigkill_a_worker_mid_trial_then_restart_it(tmp_path):
+    modes = ("ok",) * 6
+    out, log, address = str(tmp_path / "run"), str(tmp_path / "trials.log"), free_address()
+    study = ToyStudy(modes)
+    workers = [start_process(name, address, out, log, modes, sleep=1.0)
+               for name in ("worker-a", "worker-b")]
+    lines = []
+    settings = study.settings(seeds=1, log=log, sleep=1.0)
+    thread, outcome = start_chief_thread(study, settings, out, address, lines)
+    try:
+        assert wait_for(lambda: ended(log) and running(log, "worker-a"), 180, workers), \
+            events(log)
+    finally:
+        workers[0].kill()
+    workers[0].wait(timeout=30)
+    killed = running(log, "worker-a")
+    finished_before = ended(log)
+    workers[0] = start_process("worker-a", address, out, log, modes, sleep=1.0)
+    outputs = finish(workers, timeout=240)
+    thread.join(timeout=60)
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert not thread.is_alive(), lines
+    assert sorted(ended(log)) == [f"{index}-0" for index in range(len(modes))]  # once each
+    starts = [line.split()[1:] for line in events(log) if line.startswith("start")]
+    assert len(starts) == len(modes) + 1  # only the killed trial ran twice...
+    assert starts.count([killed[0], "worker-a"]) == 2  # ...by the restarted worker
+    assert set(finished_before) <= set(ended(log))
+    assert list(outcome["results"]["status"]) == ["COMPLETED"] * len(modes)
+
+
+@pytest.mark.slow
+def test_sigkill_the_chief_then_restart_it(tmp_path):
+    modes = ("ok",) * 6
+    out, log, address = str(tmp_path / "run"), str(tmp_path / "trials.log"), free_address()
+    chief = start_process("chief", address, out, log, modes, sleep=1.0)
+    workers = [start_process(name, address, out, log, modes, sleep=1.0)
+               for name in ("worker-a", "worker-b")]
+    try:
+        assert wait_for(lambda: len(ended(log)) >= 2, 180, [chief, *workers]), events(log)
+    finally:
+        chief.kill()
+    chief.wait(timeout=30)
+    finished_before = ended(log)
+    chief = start_process("chief", address, out, log, modes, sleep=1.0)
+    outputs = finish([chief, *workers], timeout=240)
+    assert [process.returncode for process in (chief, *workers)] == [0, 0, 0], outputs
+    assert sorted(ended(log)) == [f"{index}-0" for index in range(len(modes))]  # once each
+    starts = [line.split()[1] for line in events(log) if line.startswith("start")]
+    assert sorted(starts) == sorted(ended(log))  # the workers went on; nothing ran twice
+    assert set(finished_before) <= set(ended(log))
+    results, _ = read_tables(out)
+    assert list(results["status"]) == ["COMPLETED"] * len(modes)
+    assert results["train_accuracy"].notna().all()
 
 
 def test_worker_without_chief_gives_up_after_connect_timeout(tmp_path, monkeypatch, capsys):
