@@ -88,6 +88,8 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
         raise ValueError("--overwrite deletes the shared output directory: give it to the "
                          "chief only.")
     use_gpus(gpus)
+    # Before any TensorFlow op: a MultiWorkerMirroredStrategy must come first.
+    tf_strategy = None if role == CHIEF else _checked_strategy(strategy, settings)
     cells = list(study.cells(settings) if cells is None else cells)
     hypermodel = study.hypermodel(settings)
     if role != CHIEF:  # the chief trains nothing
@@ -98,10 +100,9 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
     _check_or_save_settings(out, settings, cells)
     with tuner_environment(distribution):
         if role == WORKER:
-            _run_worker(study, hypermodel, cells, out, strategy, distribution, verbose, echo)
+            _run_worker(study, hypermodel, cells, out, tf_strategy, distribution, verbose, echo)
             return None
-        tuner = _tuner(study, hypermodel, cells, out, None if role == CHIEF else strategy,
-                       verbose, echo)
+        tuner = _tuner(study, hypermodel, cells, out, tf_strategy, verbose, echo)
         _search(tuner, study, cells, out, echo, distribution)
     results, histories = write_tables(out, axes=list(study.axes))
     _record_run(out, command, strategy, time.perf_counter() - started)
@@ -109,14 +110,18 @@ def run_study(study, settings, out, strategy="default", overwrite=False, verbose
     return results
 
 
-def _tuner(study, hypermodel, cells, out, strategy, verbose, echo):
-    """The `StudyTuner` of the grid in `out` (`strategy=None`: a chief's, which trains nothing)."""
-    strategy = make_strategy(strategy or "default")
+def _checked_strategy(name, settings):
+    strategy = make_strategy(name)
     replicas = 1 if strategy is None else strategy.num_replicas_in_sync
-    if hypermodel.settings.batch_size < replicas:
-        raise ValueError(f"The global batch size {hypermodel.settings.batch_size} is smaller "
-                         f"than the {replicas} replicas of the strategy: every replica needs "
-                         f"examples.")
+    if settings.batch_size < replicas:
+        raise ValueError(f"The global batch size {settings.batch_size} is smaller than the "
+                         f"{replicas} replicas of the strategy: every replica needs examples.")
+    return strategy
+
+
+def _tuner(study, hypermodel, cells, out, strategy, verbose, echo):
+    """The `StudyTuner` of the grid in `out` under `strategy` (a `tf.distribute.Strategy`, or
+    `None`: the default one)."""
     return StudyTuner(GridOracle(cells, study.objective), hypermodel, verbose=verbose,
                       echo=echo, shown_metrics=study.progress_metrics, directory=out,
                       project_name="search", distribution_strategy=strategy)

@@ -7,7 +7,7 @@ import time
 import keras
 import keras_tuner
 
-from kerasbio.studies.oracle import write_json_atomically, write_trial_error
+from kerasbio.studies.oracle import FINISHED, write_json_atomically, write_trial_error
 
 HISTORY_PREFIX = "history/"
 
@@ -49,6 +49,7 @@ class StudyTuner(keras_tuner.Tuner):
         self.echo = echo
         self.shown_metrics = shown_metrics
         self.session_seconds = []
+        self.last_trial_id = None
 
     def run_trial(self, trial, *args, **kwargs):
         start = time.perf_counter()
@@ -89,7 +90,16 @@ class StudyTuner(keras_tuner.Tuner):
         # The tuner file marks the project as started: a restart reloads the oracle from it.
         self.save()
 
+    def pre_create_trial(self):
+        """In a `multi_worker` cluster (one tuner id), the workers that do not report wait
+        until the reporting one has ended their trial, so as not to be handed it again."""
+        if self.last_trial_id is None or getattr(self.oracle, "should_report", True):
+            return
+        while self.oracle.get_trial(self.last_trial_id).status not in FINISHED:
+            time.sleep(0.1)
+
     def on_trial_end(self, trial):
+        self.last_trial_id = trial.trial_id
         if self._is_worker() and trial.message:
             # keras-tuner's gRPC messages drop the error; the chief reads it from the trial's
             # directory (the workers share the output directory).

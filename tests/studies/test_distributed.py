@@ -1,5 +1,6 @@
 """Distributed studies on loopback: a chief and workers, connect timeout, the chief's server."""
 
+import json
 import os
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import time
 
 import grpc
 import keras_tuner
+import numpy as np
 import pytest
 
 import kerasbio.studies
@@ -31,6 +33,7 @@ from kerasbio.studies.distributed import Distribution
 from kerasbio.studies.runner import run_study
 study = ToyStudy({modes!r})
 run_study(study, study.settings(seeds={seeds}, log={log!r}, sleep={sleep}), {out!r},
+          strategy={strategy!r},
           distribution=Distribution({role!r}, {address!r}, {tuner_id!r}, connect_timeout=120))
 """
 
@@ -41,12 +44,14 @@ def free_address():
         return f"127.0.0.1:{probe.getsockname()[1]}"
 
 
-def start_process(tuner_id, address, out, log, modes, sleep=0.0):
+def start_process(tuner_id, address, out, log, modes, sleep=0.0, strategy="default",
+                  environment=None):
     """A worker, or the chief if `tuner_id` is "chief", as a subprocess of `toy`'s grid."""
     role = "chief" if tuner_id == "chief" else "worker"
     script = PROCESS.format(here=HERE, modes=modes, seeds=1, log=log, sleep=sleep, out=out,
-                            role=role, address=address, tuner_id=tuner_id)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+                            role=role, address=address, tuner_id=tuner_id, strategy=strategy)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TF_CPP_MIN_LOG_LEVEL": "3",
+           **(environment or {})}
     return subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -186,6 +191,35 @@ def test_sigkill_the_chief_then_restart_it(tmp_path):
     results, _ = read_tables(out)
     assert list(results["status"]) == ["COMPLETED"] * len(modes)
     assert results["train_accuracy"].notna().all()
+
+
+@pytest.mark.slow
+def test_multi_worker_cluster_trains_as_the_default_strategy(tmp_path):
+    """Two processes, one MultiWorkerMirroredStrategy cluster (one tuner id), one chief."""
+    modes = ("ok",) * 3
+    out, log, address = str(tmp_path / "run"), str(tmp_path / "trials.log"), free_address()
+    cluster = [free_address() for _ in range(2)]
+    study = ToyStudy(modes)
+    members = [start_process("cluster-0", address, out, log, modes, strategy="multi_worker",
+                             environment={"TF_CONFIG": json.dumps(
+                                 {"cluster": {"worker": cluster},
+                                  "task": {"type": "worker", "index": index}})})
+               for index in range(2)]
+    lines = []
+    thread, outcome = start_chief_thread(study, study.settings(seeds=1, log=log, sleep=0.0),
+                                         out, address, lines)
+    outputs = finish(members, timeout=300)
+    thread.join(timeout=60)
+    assert [member.returncode for member in members] == [0, 0], outputs
+    assert not thread.is_alive(), lines
+    starts = sorted(line.split()[1] for line in events(log) if line.startswith("start"))
+    assert starts == sorted(2 * [f"{index}-0" for index in range(len(modes))])  # both, once
+    results = outcome["results"]
+    assert list(results["status"]) == ["COMPLETED"] * len(modes)
+    assert (results["replicas"] == 2).all()
+    reference = run_study(study, study.settings(seeds=1), str(tmp_path / "default"),
+                          echo=lambda line: None)
+    np.testing.assert_allclose(results["loss"], reference["loss"], rtol=1e-4)
 
 
 def test_worker_without_chief_gives_up_after_connect_timeout(tmp_path, monkeypatch, capsys):
