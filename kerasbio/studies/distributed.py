@@ -185,11 +185,14 @@ class _ResendingStub:
         return resent
 
 
-def serve_grid(oracle, address, on_trial_end=None, echo=print, grace=10.0, poll=0.05):
+def serve_grid(oracle, address, on_trial_end=None, echo=print, grace=10.0, quiet=1.0,
+               poll=0.05):
     """Serve `oracle` (a `GridOracle`) to workers at `address` until its grid is finished.
 
-    Returns when every trial is finished and every worker that asked for a trial has been told
-    to stop, or `grace` seconds after the grid finished (a worker that died is not waited for).
+    Returns when every trial is finished, every worker that asked for a trial has been told
+    to stop and no call came for `quiet` seconds (the workers of a `multi_worker` cluster share
+    a tuner id, and each asks), or `grace` seconds after the grid finished (a worker that died
+    is not waited for).
 
     Args:
         oracle: The chief's `GridOracle` (its project directory set).
@@ -197,9 +200,11 @@ def serve_grid(oracle, address, on_trial_end=None, echo=print, grace=10.0, poll=
         on_trial_end: Called with each trial that finishes (progress lines).
         echo: Prints the oracle errors reported to workers.
         grace: Seconds to wait, after the last trial, for workers to ask for another.
+        quiet: Seconds without a call after which the workers are taken to be gone.
         poll: Seconds between checks.
     """
-    server = _start_server(oracle, address, echo)
+    servicer = _servicer(oracle, echo)
+    server = _start_server(servicer, address)
     try:
         reported = len(oracle.end_order)
         while not oracle.is_finished():
@@ -207,7 +212,8 @@ def serve_grid(oracle, address, on_trial_end=None, echo=print, grace=10.0, poll=
             reported = _report_ended(oracle, reported, on_trial_end)
         _report_ended(oracle, reported, on_trial_end)
         deadline = time.monotonic() + grace
-        while oracle.tuner_ids and time.monotonic() < deadline:
+        while time.monotonic() < deadline and (
+                oracle.tuner_ids or time.monotonic() - servicer.last_call < quiet):
             time.sleep(poll)
     finally:
         server.stop(grace=1).wait()
@@ -221,7 +227,7 @@ def _report_ended(oracle, reported, on_trial_end):
     return len(ended)
 
 
-def _start_server(oracle, address, echo):
+def _start_server(servicer, address):
     """A gRPC server with one thread: oracle calls run one at a time, and keras-tuner's
     per-oracle lock (kept by a call that raised) belongs to that same thread."""
     import grpc
@@ -229,7 +235,7 @@ def _start_server(oracle, address, echo):
     from keras_tuner.src import protos
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
-    protos.get_service_grpc().add_OracleServicer_to_server(_servicer(oracle, echo), server)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         bound = server.add_insecure_port(address)
     except RuntimeError:
@@ -242,7 +248,8 @@ def _start_server(oracle, address, echo):
 
 
 def _servicer(oracle, echo):
-    """keras-tuner's oracle servicer, whose calls print and return their errors."""
+    """keras-tuner's oracle servicer, whose calls print and return their errors and record
+    when the last one came (`last_call`, `time.monotonic()`)."""
     import grpc
 
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
@@ -251,6 +258,7 @@ def _servicer(oracle, echo):
         call = getattr(OracleServicer, name)
 
         def method(self, request, context):
+            self.last_call = time.monotonic()
             try:
                 return call(self, request, context)
             except Exception as error:  # noqa: BLE001 (sent to the worker, the chief serves on)
@@ -263,7 +271,9 @@ def _servicer(oracle, echo):
 
     servicer_class = type("ReportingOracleServicer", (OracleServicer,),
                           {name: reported(name) for name in RPCS})
-    return servicer_class(oracle)
+    servicer = servicer_class(oracle)
+    servicer.last_call = time.monotonic()
+    return servicer
 
 
 def use_gpus(gpus=None):
