@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 from toy import ToyStudy  # noqa: E402
 
 PROCESS = """
+import os
 import sys
 sys.path.insert(0, {here!r})
 from toy import ToyStudy
@@ -34,6 +35,8 @@ study = ToyStudy({modes!r})
 run_study(study, study.settings(seeds={seeds}, log={log!r}, sleep={sleep}), {out!r},
           strategy={strategy!r},
           distribution=Distribution({role!r}, {address!r}, {tuner_id!r}, connect_timeout=120))
+sys.stdout.flush()
+os._exit(0)  # skip TensorFlow's slow teardown
 """
 
 
