@@ -12,7 +12,7 @@ STUDIES = {
     "uncertainty": "kerasbio.studies.uncertainty",
 }
 
-STRATEGIES = ("default", "one_device", "mirrored")
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 
 _LAZY = {
     "Finding": "kerasbio.studies.base",

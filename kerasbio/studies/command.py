@@ -33,7 +33,24 @@ def _add_study_arguments(parser, name):
     parser.add_argument("--export", nargs="?", const=10, type=_positive_int, metavar="SAMPLES",
                         help="export each condition's best model as a SavedModel to OUT/models "
                              "(mc_predict with SAMPLES draws, default 10)")
+    _add_distributed_arguments(parser)
     parser.set_defaults(handler=_run_study, study=name)
+
+
+def _add_distributed_arguments(parser):
+    group = parser.add_argument_group(
+        "distributed study (keras-tuner's chief and workers, sharing --out)")
+    group.add_argument("--distributed", choices=("chief", "worker"),
+                       help="serve the grid to workers (chief) or run its trials (worker)")
+    group.add_argument("--oracle", metavar="HOST:PORT",
+                       help="the chief's address (default: $KERASTUNER_ORACLE_IP:PORT)")
+    group.add_argument("--tuner-id", metavar="ID",
+                       help="a worker's name, unique, the same on restart "
+                            "(default: $KERASTUNER_TUNER_ID)")
+    group.add_argument("--connect-timeout", type=_positive_float, default=60.0, metavar="S",
+                       help="seconds a worker waits for the chief (default: 60)")
+    parser.add_argument("--gpus", metavar="I,J",
+                        help="GPUs to use, by index (default: all visible); memory growth on")
 
 
 def _experiment(text):
@@ -47,6 +64,16 @@ def _positive_int(text):
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
     return value
 
 
@@ -84,14 +111,30 @@ def _run_study(args):
     try:
         results = run_study(study, settings, out, strategy=args.strategy,
                             overwrite=args.overwrite, verbose=int(args.verbose),
+                            distribution=_distribution(args), gpus=args.gpus,
                             export_samples=args.export)
-    except (FileNotFoundError, ValueError) as error:
+    except (ValueError, OSError) as error:
         print(f"kerasbio study {args.study}: {error}")
         return 2
+    if results is None:  # a worker: the chief writes the report
+        return 0
     done = results[results["status"] == "COMPLETED"]
     print(f"\nReport: {os.path.join(out, 'report.md')}\n")
     print(findings_table(study.findings(settings, done)) if len(done) else "No completed trials.")
     return 0
+
+
+def _distribution(args):
+    from kerasbio.studies.distributed import Distribution
+
+    role = args.distributed
+    if role is None and "KERASTUNER_ORACLE_IP" in os.environ:  # keras-tuner's own launch
+        role = "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+    if role is None:
+        if args.oracle or args.tuner_id:
+            raise ValueError("--oracle and --tuner-id need --distributed chief|worker.")
+        return None
+    return Distribution.from_environment(role, args.oracle, args.tuner_id, args.connect_timeout)
 
 
 def _report(args):

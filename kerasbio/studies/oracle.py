@@ -6,7 +6,10 @@ takes the grid as an explicit list of cells (the seed is one of the axes, so eac
 own trial); trial `i` is cell `i`. All state lives in the oracle and its JSON files, which are
 written atomically, so a search killed at any moment (SIGKILL included) and started again keeps
 every finished trial, reruns the interrupted one from scratch, and repeats none. Because the
-state is the oracle's, it also serves as the chief's oracle in keras-tuner's distributed mode.
+state is the oracle's, it also serves as the chief's oracle in keras-tuner's distributed mode
+(`kerasbio.studies.distributed`): a worker restarted under its tuner id gets its interrupted
+trial back, a restarted chief keeps each running trial with its worker, and a failed trial's
+error, which keras-tuner's gRPC messages do not carry, travels in the trial's directory.
 """
 
 import json
@@ -16,6 +19,7 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
 FINISHED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
+ERROR_FILE = "error.txt"
 
 
 class GridOracle(keras_tuner.Oracle):
@@ -37,6 +41,7 @@ class GridOracle(keras_tuner.Oracle):
                          max_retries_per_trial=0, max_consecutive_failed_trials=len(cells) + 1,
                          **kwargs)
         self.cells = cells
+        self._assigned = {}
         self.verbose = 0  # the tuner prints one line per trial instead
 
     def trial_id(self, index):
@@ -52,30 +57,86 @@ class GridOracle(keras_tuner.Oracle):
     def _check_objective_found(self, metrics):
         """Histories and timings are reported without the objective; results must have it."""
 
+    @keras_tuner.synchronized
+    def create_trial(self, tuner_id):
+        """A new trial, or the trial `tuner_id` was running when it (or the chief) stopped,
+        which then starts afresh: its partial metrics are cleared."""
+        trial = self.ongoing_trials.get(tuner_id)
+        if trial is None:
+            return super().create_trial(tuner_id)
+        self.tuner_ids.add(tuner_id)
+        trial.metrics = type(trial.metrics)()
+        self._save_trial(trial)
+        return trial
+
+    def update_trial(self, trial_id, metrics, step=0):
+        """Record metrics; those of a trial already finished (a late duplicate) are ignored."""
+        trial = self._known_trial(trial_id)
+        if trial.status in FINISHED:
+            return trial
+        return super().update_trial(trial_id, metrics, step=step)
+
+    def end_trial(self, trial):
+        """End a trial; the first end of a trial counts, a later one is ignored. An error
+        message missing from `trial` (a worker's, over gRPC) is read from its directory."""
+        known = self._known_trial(trial.trial_id)
+        if known is not trial and known.status in FINISHED:
+            return
+        if trial.message is None:
+            trial.message = read_trial_error(self._get_trial_dir(trial.trial_id))
+        if trial.trial_id in self._retry_queue:
+            self._retry_queue.remove(trial.trial_id)
+        super().end_trial(trial)
+
+    def _known_trial(self, trial_id):
+        if trial_id not in self.trials:
+            raise KeyError(f"Trial {trial_id!r} is not one of this oracle's trials (it has "
+                           f"{len(self.trials)} of {len(self.cells)}). Do the chief and the "
+                           f"workers run the same study and settings in the same directory?")
+        return self.trials[trial_id]
+
     def finished_trials(self):
         return [trial for trial in self.trials.values() if trial.status in FINISHED]
 
     def is_finished(self):
         return len(self.finished_trials()) == len(self.cells)
 
+    def _set_project_dir(self, directory, project_name):
+        """Attach to a project directory, resuming its search if it holds one (whichever
+        tuner attaches the oracle, and whatever its tuner id)."""
+        super()._set_project_dir(directory, project_name)
+        if os.path.exists(self._get_oracle_fname()):
+            self.reload()
+
+    def set_state(self, state):
+        super().set_state(state)
+        self._assigned = dict(state["ongoing_trials"])  # tuner id -> trial id, as saved
+
     def reload(self):
-        """Reload, then rebuild the retry queue from the trials' own files.
+        """Reload, then rebuild the running trials and the retry queue from the trials' files.
 
         keras-tuner requeues the trials the oracle file lists as ongoing; a kill between
-        writing a trial's file and the oracle's would then lose or repeat a trial. Here every
-        trial not finished on disk is requeued with its partial metrics cleared, in grid order,
-        and no finished trial ever is.
+        writing a trial's file and the oracle's would then lose or repeat a trial. Here a
+        trial not finished on disk stays with the tuner the oracle file assigns it to (that
+        tuner, restarted, reruns it; a worker still running it when the chief restarts reports
+        it); every other unfinished trial is requeued with its partial metrics cleared, in grid
+        order; no finished trial ever is.
         """
         super().reload()
         self._check_same_grid()
         unfinished = sorted(tid for tid, trial in self.trials.items()
                             if trial.status not in FINISHED)
+        assigned = {tuner_id: trial_id for tuner_id, trial_id in self._assigned.items()
+                    if trial_id in unfinished}
         for trial_id in unfinished:
             trial = self.trials[trial_id]
-            trial.metrics = type(trial.metrics)()
+            if trial_id not in assigned.values():
+                trial.metrics = type(trial.metrics)()
             trial.status = TrialStatus.RUNNING
-        self._retry_queue = unfinished[::-1]  # `create_trial` pops from the end
-        self.ongoing_trials = {}
+        self._retry_queue = [tid for tid in unfinished if tid not in assigned.values()][::-1]
+        self.ongoing_trials = {tuner_id: self.trials[trial_id]
+                               for tuner_id, trial_id in assigned.items()}
+        self.tuner_ids = set(assigned)
         ended = [tid for tid in self.end_order if tid in self.trials
                  and self.trials[tid].status in FINISHED]
         self.end_order = ended + sorted(tid for tid, trial in self.trials.items()
@@ -109,6 +170,23 @@ def write_json_atomically(path, state):
     with open(temporary, "w") as file:
         json.dump(state, file)
     os.replace(temporary, path)
+
+
+def write_trial_error(trial_directory, message):
+    """Leave a failed trial's error in its directory, for the chief to record."""
+    path = os.path.join(trial_directory, ERROR_FILE)
+    with open(f"{path}.tmp", "w") as file:
+        file.write(message)
+    os.replace(f"{path}.tmp", path)
+
+
+def read_trial_error(trial_directory):
+    """The error a worker left in a trial's directory, or `None`."""
+    path = os.path.join(trial_directory, ERROR_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as file:
+        return file.read()
 
 
 def _normalized(values):

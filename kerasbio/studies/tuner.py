@@ -7,7 +7,7 @@ import time
 import keras
 import keras_tuner
 
-from kerasbio.studies.oracle import write_json_atomically
+from kerasbio.studies.oracle import FINISHED, write_json_atomically, write_trial_error
 
 HISTORY_PREFIX = "history/"
 
@@ -52,6 +52,7 @@ class StudyTuner(keras_tuner.Tuner):
         self.echo = echo
         self.shown_metrics = shown_metrics
         self.session_seconds = []
+        self.last_trial_id = None
 
     def run_trial(self, trial, *args, **kwargs):
         start = time.perf_counter()
@@ -94,9 +95,24 @@ class StudyTuner(keras_tuner.Tuner):
         # The tuner file marks the project as started: a restart reloads the oracle from it.
         self.save()
 
+    def pre_create_trial(self):
+        """In a `multi_worker` cluster (one tuner id), the workers that do not report wait
+        until the reporting one has ended their trial, so as not to be handed it again."""
+        if self.last_trial_id is None or getattr(self.oracle, "should_report", True):
+            return
+        while self.oracle.get_trial(self.last_trial_id).status not in FINISHED:
+            time.sleep(0.1)
+
     def on_trial_end(self, trial):
+        self.last_trial_id = trial.trial_id
+        if self._is_worker() and trial.message:
+            # keras-tuner's gRPC messages drop the error; the chief reads it from the trial's
+            # directory (the workers share the output directory).
+            write_trial_error(self.get_trial_dir(trial.trial_id), trial.message)
         super().on_trial_end(trial)
-        self.echo(self._progress_line(self.oracle.get_trial(trial.trial_id)))
+        ended = self.oracle.get_trial(trial.trial_id)
+        ended.message = ended.message or trial.message
+        self.echo(self._progress_line(ended))
 
     def save(self):
         if not self._is_worker():
@@ -104,24 +120,31 @@ class StudyTuner(keras_tuner.Tuner):
         write_json_atomically(self._get_tuner_fname(), self.get_state())
 
     def _progress_line(self, trial):
-        seconds = trial.metrics.get_last_value("seconds") if trial.metrics.exists("seconds") \
-            else 0.0
+        seconds = trial_seconds(trial)
         self.session_seconds.append(seconds)
-        total = getattr(self.oracle, "max_trials", None)
-        done = len(self.oracle.finished_trials()) if hasattr(self.oracle, "finished_trials") \
-            else None
-        cell = " ".join(f"{key}={value}" for key, value in trial.hyperparameters.values.items())
-        if trial.status == "COMPLETED":
-            outcome = " ".join(f"{name}={value:.3f}" for name, value in
-                               _final_metrics(trial).items() if name != "seconds" and
-                               (self.shown_metrics is None or name in self.shown_metrics))
-        else:
-            outcome = f"{trial.status}: {error_line(trial.message)}"
-        line = f"[{done}/{total}] trial {trial.trial_id} {cell} | {outcome} | {seconds:.1f}s"
-        if done is not None and total:
-            mean = sum(self.session_seconds) / len(self.session_seconds)
-            line += f" | ETA {_duration(mean * (total - done))}"
-        return line
+        summary = trial_summary(trial, self.shown_metrics)
+        if self._is_worker():  # the chief counts the finished trials and prints the ETA
+            return f"[{self.tuner_id}] {summary}"
+        done, total = len(self.oracle.finished_trials()), self.oracle.max_trials
+        mean = sum(self.session_seconds) / len(self.session_seconds)
+        return f"[{done}/{total}] {summary} | ETA {duration(mean * (total - done))}"
+
+
+def trial_seconds(trial):
+    """The wall time a trial reported (0 if it reported none)."""
+    return trial.metrics.get_last_value("seconds") if trial.metrics.exists("seconds") else 0.0
+
+
+def trial_summary(trial, shown_metrics=None):
+    """`trial 03 axis=value ... | metric=value ... (or the error) | 1.2s`."""
+    cell = " ".join(f"{key}={value}" for key, value in trial.hyperparameters.values.items())
+    if trial.status == "COMPLETED":
+        outcome = " ".join(f"{name}={value:.3f}" for name, value in
+                           _final_metrics(trial).items() if name != "seconds" and
+                           (shown_metrics is None or name in shown_metrics))
+    else:
+        outcome = f"{trial.status}: {error_line(trial.message)}"
+    return f"trial {trial.trial_id} {cell} | {outcome} | {trial_seconds(trial):.1f}s"
 
 
 def _final_metrics(trial):
@@ -135,7 +158,7 @@ def error_line(message):
     return lines[-1] if lines else ""
 
 
-def _duration(seconds):
+def duration(seconds):
     minutes, seconds = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"

@@ -31,11 +31,26 @@ def test_unknown_experiment_is_an_error(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv", [["study", "capacity", "--epochs", "0"],
                                   ["study", "capacity", "--strategy", "tpu"],
-                                  ["study", "capacity", "--experiment", "x"]])
+                                  ["study", "capacity", "--experiment", "x"],
+                                  ["study", "capacity", "--distributed", "boss"],
+                                  ["study", "capacity", "--connect-timeout", "0"]])
 def test_bad_arguments_are_usage_errors(argv):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--oracle", "127.0.0.1:1"], "need --distributed"),
+    (["--distributed", "worker", "--oracle", "127.0.0.1:1"], "needs a name: pass --tuner-id"),
+    (["--distributed", "worker", "--tuner-id", "w"], "needs the chief's address"),
+])
+def test_incomplete_distributed_options(tmp_path, monkeypatch, capsys, argv, message):
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["study", "capacity", "--quick", "--out", str(tmp_path), *argv]) == 2
+    assert message in capsys.readouterr().out
+    assert not os.listdir(tmp_path)
 
 
 def test_report_of_a_non_run_directory(tmp_path, capsys):

@@ -6,7 +6,9 @@ import os
 import keras_tuner
 import pytest
 
-from kerasbio.studies.oracle import GridOracle, write_json_atomically
+from keras_tuner.engine.trial import Trial
+
+from kerasbio.studies.oracle import GridOracle, write_json_atomically, write_trial_error
 
 CELLS = [{"noise": noise, "seed": seed} for noise in (0.0, 0.5) for seed in (0, 1)]
 
@@ -43,8 +45,7 @@ def test_reload_requeues_only_unfinished_trials(tmp_path):
     second = oracle.create_trial("tuner0")
     oracle.update_trial(second.trial_id, {"history/loss": 2.0}, step=0)
     # The process dies here: trial 1 is RUNNING on disk with a partial history.
-    restarted = make_oracle(tmp_path)
-    restarted.reload()
+    restarted = make_oracle(tmp_path)  # attaching to the project resumes it
     again = restarted.create_trial("tuner0")
     assert again.trial_id == second.trial_id
     assert again.hyperparameters.values == CELLS[1]
@@ -65,8 +66,7 @@ def test_kill_between_trial_and_oracle_files_loses_nothing(tmp_path):
     trial = oracle.create_trial("tuner0")
     # Trial 1's file says RUNNING but the oracle file predates it (killed in between).
     write_json_atomically(oracle._get_oracle_fname(), stale_state)
-    restarted = make_oracle(tmp_path)
-    restarted.reload()
+    restarted = make_oracle(tmp_path)  # attaching to the project resumes it
     assert restarted.create_trial("tuner0").trial_id == trial.trial_id
 
 
@@ -76,8 +76,7 @@ def test_finished_trial_with_stale_oracle_file_is_not_repeated(tmp_path):
     stale_state = oracle.get_state()  # lists trial 0 as ongoing
     finish(oracle, trial)
     write_json_atomically(oracle._get_oracle_fname(), stale_state)
-    restarted = make_oracle(tmp_path)
-    restarted.reload()
+    restarted = make_oracle(tmp_path)  # attaching to the project resumes it
     assert restarted.create_trial("tuner0").hyperparameters.values == CELLS[1]
 
 
@@ -95,9 +94,58 @@ def test_failures_never_stop_the_search(tmp_path):
 def test_reload_rejects_a_different_grid(tmp_path):
     oracle = make_oracle(tmp_path)
     finish(oracle, oracle.create_trial("tuner0"))
-    other = make_oracle(tmp_path, cells=[{"noise": 9.0, "seed": 0}] + CELLS[1:])
     with pytest.raises(ValueError, match="different grid"):
-        other.reload()
+        make_oracle(tmp_path, cells=[{"noise": 9.0, "seed": 0}] + CELLS[1:])
+
+
+def over_grpc(trial, status):
+    """The trial as a worker sends it back: a copy through keras-tuner's proto (no message)."""
+    copy = Trial.from_proto(trial.to_proto())
+    copy.status = status
+    return copy
+
+
+def test_restarted_chief_keeps_running_trials_with_their_workers(tmp_path):
+    oracle = make_oracle(tmp_path)
+    running = oracle.create_trial("worker-a")
+    oracle.update_trial(running.trial_id, {"history/loss": 2.0}, step=0)
+    finish(oracle, oracle.create_trial("worker-b"))
+    restarted = make_oracle(tmp_path)  # the chief was killed and started again
+    assert restarted.tuner_ids == {"worker-a"}
+    assert restarted.create_trial("worker-b").trial_id == "2"  # not worker-a's trial
+    # worker-a, still alive, goes on reporting its trial to the new chief.
+    restarted.update_trial(running.trial_id, {"history/loss": 1.5}, step=1)
+    restarted.update_trial(running.trial_id, {"score": 1.0})
+    restarted.end_trial(over_grpc(running, "COMPLETED"))
+    trial = restarted.get_trial(running.trial_id)
+    assert trial.status == "COMPLETED"
+    assert [obs.step for obs in trial.metrics.get_history("history/loss")] == [0, 1]
+    assert running.trial_id not in restarted._retry_queue and "worker-a" not in \
+        restarted.ongoing_trials
+
+
+def test_restarted_worker_reruns_its_trial_from_scratch(tmp_path):
+    oracle = make_oracle(tmp_path)
+    trial = oracle.create_trial("worker-a")
+    oracle.update_trial(trial.trial_id, {"history/loss": 2.0}, step=0)
+    again = oracle.create_trial("worker-a")  # the worker was killed and started again
+    assert again.trial_id == trial.trial_id and not again.metrics.exists("history/loss")
+    assert oracle.create_trial("worker-b").trial_id == "1"
+
+
+def test_worker_errors_are_recorded_and_late_duplicates_ignored(tmp_path):
+    oracle = make_oracle(tmp_path)
+    trial = oracle.create_trial("worker-a")
+    write_trial_error(oracle._get_trial_dir(trial.trial_id), "Traceback\nRuntimeError: boom")
+    oracle.end_trial(over_grpc(trial, "INVALID"))
+    assert oracle.get_trial(trial.trial_id).status == "FAILED"
+    assert oracle.get_trial(trial.trial_id).message.endswith("RuntimeError: boom")
+    oracle.update_trial(trial.trial_id, {"score": 1.0})
+    oracle.end_trial(over_grpc(trial, "COMPLETED"))
+    assert oracle.get_trial(trial.trial_id).status == "FAILED"
+    assert not oracle.get_trial(trial.trial_id).metrics.exists("score")
+    with pytest.raises(KeyError, match="same study and settings"):
+        oracle.update_trial("7", {"score": 1.0})
 
 
 @pytest.mark.parametrize("cells, message", [

@@ -6,7 +6,9 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from kerasbio.studies.report import write_report
 from kerasbio.studies.results import read_tables
@@ -63,10 +65,16 @@ def test_report_rebuilds_from_the_csvs(tmp_path):
 
 
 def test_strategies_build_and_train_in_scope(tmp_path, mirrored_strategy):
-    mirrored, _ = run_toy(tmp_path / "mirrored", ("ok",), strategy=mirrored_strategy)
+    mirrored, _ = run_toy(tmp_path / "mirrored", ("ok",), strategy=mirrored_strategy, epochs=3)
     assert list(mirrored["replicas"]) == [2.0] and list(mirrored["status"]) == ["COMPLETED"]
     single, _ = run_toy(tmp_path / "one", ("ok",), strategy="one_device")
     assert list(single["replicas"]) == [1.0] and list(single["status"]) == ["COMPLETED"]
+    # The global batch is split over the replicas: training is the default strategy's.
+    default, _ = run_toy(tmp_path / "default", ("ok",), epochs=3)
+    assert mirrored.loc[0, "loss"] == pytest.approx(default.loc[0, "loss"], rel=1e-4)
+    assert mirrored.loc[0, "train_accuracy"] == default.loc[0, "train_accuracy"]
+    histories = [read_tables(tmp_path / name)[1]["loss"] for name in ("mirrored", "default")]
+    np.testing.assert_allclose(*histories, rtol=1e-4)
 
 
 def _wait_for(predicate, timeout):

@@ -1,8 +1,8 @@
 """A tiny study for the runner's tests: a small dense network on made-up data.
 
 Axis `mode`: "ok" trains normally, "raise" raises, "nan" feeds a NaN so the loss goes NaN.
-Each fit start and end is appended to `settings.extra["log"]` (when given), so tests can count
-how often a trial ran; `settings.extra["sleep"]` slows trials down for the kill test.
+Each fit start and end (`start|end INDEX-SEED TUNER_ID`) is appended to `settings.extra["log"]`
+(when given), so tests can count how often, and where, a trial ran; `settings.extra["sleep"]` slows trials down for the kill test.
 """
 
 import os
@@ -29,7 +29,8 @@ class ToyHyperModel(StudyHyperModel):
 
     def train_and_measure(self, hp, model, callbacks, verbose):
         cell = self.values(hp)
-        self._log(f"start {cell['index']}")
+        name = f"{cell['index']}-{cell['seed']} {os.environ.get('KERASTUNER_TUNER_ID', 'local')}"
+        self._log(f"start {name}")
         if cell["mode"] == "raise":
             raise RuntimeError("toy failure for testing")
         rng = np.random.default_rng(cell["seed"])
@@ -41,7 +42,7 @@ class ToyHyperModel(StudyHyperModel):
         history = model.fit(x, y, epochs=self.settings.epochs, batch_size=16, shuffle=False,
                             callbacks=callbacks, verbose=verbose)
         check_finite_history(history, self.settings.epochs)
-        self._log(f"end {cell['index']}")
+        self._log(f"end {name}")
         return {"train_accuracy": float(history.history["accuracy"][-1]),
                 "loss": float(history.history["loss"][-1]), "replicas": float(self.replicas)}
 
