@@ -5,6 +5,12 @@ import os
 
 from kerasbio.studies import STRATEGIES, STUDIES
 
+# Options of one study only: study -> [(flag, argparse keywords)], passed to its `settings`.
+STUDY_OPTIONS = {
+    "readout": [("--confidence", {"metavar": "FILE.csv", "help": "human confidence per image "
+                                  "(columns image, set, label, confidence; see the README)"})],
+}
+
 
 def configure_study(parser):
     """`kerasbio study list` and `kerasbio study NAME [options]`, one sub-command per study."""
@@ -30,7 +36,15 @@ def _add_study_arguments(parser, name):
                         help="tf.distribute strategy (batch size is global)")
     parser.add_argument("--overwrite", action="store_true", help="delete --out and start afresh")
     parser.add_argument("--verbose", action="store_true", help="Keras' per-epoch output")
+    for flag, options in STUDY_OPTIONS.get(name, ()):
+        parser.add_argument(flag, **options)
     parser.set_defaults(handler=_run_study, study=name)
+
+
+def _study_options(args):
+    """The values of the study's own options (`STUDY_OPTIONS`), as `settings` keywords."""
+    names = [flag[2:].replace("-", "_") for flag, _ in STUDY_OPTIONS.get(args.study, ())]
+    return {name: getattr(args, name) for name in names}
 
 
 def _experiment(text):
@@ -75,10 +89,11 @@ def _run_study(args):
               f"{sorted(study.experiments)} or 'all'.")
         return 2
     experiments = None if args.experiment == "all" else (args.experiment,)
-    settings = study.settings(quick=args.quick, experiments=experiments, dataset=args.dataset,
-                              data_dir=args.data_dir, epochs=args.epochs, seeds=args.seeds)
     out = args.out or os.path.join("runs", f"{args.study}{'-quick' if args.quick else ''}")
     try:
+        settings = study.settings(quick=args.quick, experiments=experiments, dataset=args.dataset,
+                                  data_dir=args.data_dir, epochs=args.epochs, seeds=args.seeds,
+                                  **_study_options(args))
         results = run_study(study, settings, out, strategy=args.strategy,
                             overwrite=args.overwrite, verbose=int(args.verbose))
     except (FileNotFoundError, ValueError) as error:

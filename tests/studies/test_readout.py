@@ -1,0 +1,191 @@
+"""The read-out study (McClure 2018, 4.2.3-4.3.3): Eq. 4.8 on a toy case, the one-sample
+training of Eq. 4.7, the confidence CSV's checks, the statistics, and a tiny end-to-end run."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import scipy.stats
+from matplotlib.image import imread
+
+import kerasbio
+from kerasbio.studies import get_study, run_study
+from kerasbio.studies.readout import (Representations, pearson, readout_probabilities,
+                                      standard_error, tidy)
+from kerasbio.studies.readout_data import load_confidence, synthetic_confidence
+from kerasbio.studies.readout_report import paired_test, per_set
+from kerasbio.studies.results import read_tables
+
+STUDY = get_study("readout")
+RATE = 0.5  # Gaussian dropout: factor ~ N(1, rate / (1 - rate)) = N(1, 1)
+
+
+def toy_network():
+    """x -> z = x * N(1, 1) (one Gaussian-dropout unit named like a zoo layer)."""
+    inputs = keras.Input((1,))
+    noisy = kerasbio.layers.GaussianDropout(RATE, name="act_unit")(inputs)
+    return keras.Model(inputs, noisy)
+
+
+def fixed_heads(weight, bias):
+    """A two-class linear read-out with logits (0, weight * z + bias)."""
+    inputs = keras.Input((1,))
+    logits = keras.layers.Dense(2, kernel_initializer=keras.initializers.Constant(
+        [[0.0, weight]]), bias_initializer=keras.initializers.Constant([0.0, bias]))(inputs)
+    return keras.Model([inputs], [keras.layers.Softmax()(logits)])
+
+
+def test_mc_readout_probability_matches_eq_4_8_by_quadrature():
+    """Eq. 4.8 averages the read-out over samples z ~ p(z | x): with many samples it must
+    equal the integral of Eq. 4.6, computed here by Gauss-Hermite quadrature."""
+    x = np.array([[1.0], [1.5], [2.0]], "float32")
+    weight, bias, samples = 3.0, -2.0, 4000
+    with Representations(toy_network(), ["act_unit"], x, sample=True) as representations:
+        estimate = readout_probabilities(fixed_heads(weight, bias), representations,
+                                         np.arange(3), samples)[0][:, 1]
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)  # for N(0, 1)
+    std = np.sqrt(RATE / (1 - RATE))
+    factor = 1.0 + std * nodes
+    exact = np.array([np.sum(weights * scipy.special.expit(weight * value * factor + bias))
+                      / np.sqrt(2 * np.pi) for value in x[:, 0]])
+    plug_in = scipy.special.expit(weight * x[:, 0] + bias)
+    # Per-sample sd of a probability is at most 0.5: 5 standard errors.
+    assert np.all(np.abs(estimate - exact) < 5 * 0.5 / np.sqrt(samples))
+    # The integral differs from the read-out of the expectation (so the test can fail).
+    assert np.all(np.abs(exact - plug_in) > 10 * 0.5 / np.sqrt(samples))
+
+
+def test_training_draws_a_fresh_sample_each_step_and_expectation_is_fixed():
+    x = np.linspace(0.5, 2.0, 16, dtype="float32")[:, None]
+    model = toy_network()
+    with Representations(model, ["act_unit"], x, sample=True) as stochastic:
+        first, second = stochastic.draw(np.arange(16))[0], stochastic.draw(np.arange(16))[0]
+        # The samples are x * N(1, 1): mean x and sd x, per unit.
+        draws = np.stack([stochastic.draw(np.arange(16))[0][:, 0] / x[:, 0]
+                          for _ in range(50)])
+    assert not np.allclose(first, second)
+    assert not model.get_layer("act_unit").mc  # the switch is restored
+    assert abs(draws.mean() - 1.0) < 5 / np.sqrt(draws.size)
+    assert abs(draws.std() - 1.0) < 5 * np.sqrt(2 / draws.size)
+    fixed = Representations(model, ["act_unit"], x, sample=False)
+    assert np.array_equal(fixed.draw(np.arange(16))[0], x)
+    assert np.array_equal(fixed.draw(np.arange(16))[0], fixed.draw(np.arange(16))[0])
+
+
+def test_pearson_and_standard_error_match_scipy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=40), rng.normal(size=40)
+    b += 0.5 * a
+    assert pearson(a, b) == pytest.approx(scipy.stats.pearsonr(a, b).statistic, abs=1e-12)
+    values = rng.normal(size=5)
+    assert standard_error(values) == pytest.approx(scipy.stats.sem(values), abs=1e-12)
+    assert np.isnan(pearson(np.ones(5), a[:5]))
+    assert standard_error([0.3, np.nan, 0.5]) == pytest.approx(scipy.stats.sem([0.3, 0.5]))
+
+
+def test_paired_test_matches_scipy():
+    rng = np.random.default_rng(1)
+    rows = []
+    for depth in (1, 2):
+        for held_out in range(5):
+            for network in ("mc_training_testing", "map"):
+                rows.append({"network": network, "depth": depth, "set": held_out,
+                             "correlation": rng.uniform(), "accuracy": 0.5})
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    difference, t, p, pairs = paired_test(table, "mc_training_testing", "map")
+    mine = table[table["network"] == "mc_training_testing"]["correlation"].to_numpy()
+    other = table[table["network"] == "map"]["correlation"].to_numpy()
+    expected = scipy.stats.ttest_rel(mine, other)
+    assert (pairs, t, p) == (10, pytest.approx(expected.statistic), pytest.approx(expected.pvalue))
+    assert difference == pytest.approx(np.mean(mine - other))
+
+
+def write_csv(path, rows, header="image,set,label,confidence"):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def good_rows(sets=5, per_set=4, labels=(0, 1)):
+    return [f"{s * per_set + i},{s + 1},{labels[i % 2]},{0.5 + 0.1 * i}"
+            for s in range(sets) for i in range(per_set)]
+
+
+def test_confidence_csv_loads_and_codes_labels(tmp_path):
+    table = load_confidence(write_csv(tmp_path / "ok.csv", good_rows(labels=("dog", "cat"))))
+    assert list(table.columns) == ["image", "set", "label", "confidence"] and len(table) == 20
+    assert table.attrs["classes"] == ["cat", "dog"] and set(table["label"]) == {0, 1}
+    assert table["confidence"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    (good_rows(), "image,set,confidence", r"lacks the column\(s\) \['label'\]"),
+    (good_rows()[:-1] + ["19,5,1,"], None, "NaN values on line"),
+    (good_rows()[:-1] + ["19,5,1,nan"], None, "NaN values on line"),
+    (good_rows()[:-1] + ["19,5,1,1.5"], None, r"in \[0, 1\]"),
+    (good_rows()[:-1] + ["19,5,1,high"], None, r"in \[0, 1\]"),
+    (good_rows(sets=4), None, "has 4 image set"),
+    (good_rows()[:-1] + ["0,5,1,0.3"], None, "more than once"),
+    (good_rows(labels=(0, 0)), None, "single label"),
+    ([row.rsplit(",", 1)[0] + ",0.5" for row in good_rows()], None, "confidence varies"),
+    ([], None, "no rows"),
+])
+def test_confidence_csv_errors_name_the_problem(tmp_path, rows, header, message):
+    path = write_csv(tmp_path / "bad.csv", rows, header or "image,set,label,confidence")
+    with pytest.raises(ValueError, match=message):
+        load_confidence(path)
+
+
+def test_confidence_csv_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_confidence(str(tmp_path / "none.csv"))
+
+
+def test_synthetic_confidence_is_deterministic_and_tracks_difficulty():
+    rng = np.random.default_rng(0)
+    templates = rng.uniform(size=(3, 16))
+    y = np.repeat(np.arange(3), 20)
+    clean = templates[y].reshape(-1, 4, 4, 1)
+    # Half of the images are blended halfway towards another class: harder for any observer.
+    blend = np.arange(60) % 2 == 1
+    x = clean.copy()
+    x[blend] = 0.5 * clean[blend] + 0.5 * templates[(y[blend] + 1) % 3].reshape(-1, 4, 4, 1)
+    first = synthetic_confidence(clean, y, x, y, noise=0.6)
+    assert first.equals(synthetic_confidence(clean, y, x, y, noise=0.6))
+    assert first["confidence"][blend].mean() < first["confidence"][~blend].mean() - 0.1
+    assert sorted(first.groupby("set").size()) == [12] * 5
+    assert all(part["label"].nunique() == 3 for _, part in first.groupby("set"))
+
+
+def test_full_settings_need_confidence_and_quick_settings_follow_the_thesis():
+    with pytest.raises(ValueError, match="--confidence"):
+        STUDY.settings(quick=False)
+    settings = STUDY.settings(quick=True)
+    assert (settings.extra["rate"], settings.extra["samples"], settings.extra["sets"]) == \
+        (0.2, 10, 5)
+    assert {cell["training"] for cell in STUDY.cells(settings)} == {"map", "sampling"}
+
+
+def test_tiny_end_to_end_run(tmp_path):
+    settings = STUDY.settings(quick=True, epochs=1, seeds=1)
+    settings.extra["readout"]["steps"] = 5
+    out = str(tmp_path)
+    run_study(STUDY, settings, out, echo=lambda line: None, command="test")
+    results, _ = read_tables(out)
+    assert list(results["status"]) == ["COMPLETED"] * 2
+    long = tidy(results)
+    # Three networks x 8 layers (conv1-conv7, softmax) x 5 held-out sets.
+    assert len(long) == 3 * 8 * 5 and set(long["network"]) == {
+        "map", "mc_training", "mc_training_testing"}
+    assert long["accuracy"].between(0, 1).all() and long["correlation"].between(-1, 1).all()
+    assert len(per_set(results)) == 3 * 8 * 5
+    image = imread(os.path.join(out, "readout_layers.png"))
+    assert image.shape[0] > 200 and image.std() > 0.01
+    report = open(os.path.join(out, "report.md")).read()
+    for text in ("## Paper vs here", "Synthetic stand-in, not human data", "Table 4.2",
+                 "| MC training and testing | softmax |", "| MAP | conv1 |",
+                 "MC training and testing vs MAP", "readout_layers.png",
+                 "correlate better with confidence than those of the MAP"):
+        assert text in report, text
