@@ -46,7 +46,7 @@ EVAL_BATCH = 512
 FULL = {"dataset": "cifar100", "epochs": 60, "seeds": 1, "batch_size": 128, "width": 1.0,
         "optimizer": "sgd", "learning_rate": 0.01, "grid": 4,
         "readout": {"steps": 1000, "batch_size": 256, "learning_rate": 0.01, "l2": 1e-3}}
-QUICK = {"dataset": "digits", "epochs": 30, "seeds": 2, "batch_size": 32, "width": 0.125,
+QUICK = {"dataset": "digits", "epochs": 30, "seeds": 1, "batch_size": 32, "width": 0.125,
          "optimizer": "adam", "learning_rate": 1e-3, "grid": None,
          "readout": {"steps": 300, "batch_size": 512, "learning_rate": 0.01, "l2": 1e-3}}
 RATE = 0.2
@@ -123,29 +123,74 @@ def _as_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def readout_heads(representations, train, classes, learning_rate, l2):
-    """One linear softmax read-out per layer, standardizing with the training images'
-    expectation; trained jointly (the heads share no parameter, so each learns alone)."""
-    inputs, outputs = [], []
-    for i, layer in enumerate(representations.expectation):
-        features = layer[train].astype("float64")
-        inputs.append(keras.Input((layer.shape[1],)))
-        standardized = keras.layers.Normalization(mean=features.mean(0),
-                                                  variance=features.var(0) + 1e-6)(inputs[-1])
-        outputs.append(keras.layers.Dense(classes, activation="softmax", name=f"readout{i}",
-                                          kernel_regularizer=keras.regularizers.L2(l2))(
-            standardized))
-    heads = keras.Model(inputs, outputs)
-    heads.compile(keras.optimizers.Adam(learning_rate),
-                  ["sparse_categorical_crossentropy"] * len(outputs))
-    return heads
+class LinearReadout:
+    """Multinomial logistic regression on one layer: `p(y | z) = softmax(W^T s(z) + b)`, with
+    `s(z) = (z - mean) / scale` fixed; fitted by Adam on the mean cross-entropy of a batch
+    plus `l2 * |W|^2`. Given one sample of a stochastic `z` per step, its steps ascend the MC
+    objective of Eq. 4.7 with one sample (McClure 2018), as MC Gaussian dropout trains.
+
+    Args:
+        mean, scale: Per-feature standardization, shape `(features,)`.
+        classes: Number of classes.
+        learning_rate, l2: Adam's step size and the weights' L2 penalty.
+    """
+
+    BETAS = (0.9, 0.999)
+    EPSILON = 1e-8
+
+    def __init__(self, mean, scale, classes, learning_rate=0.01, l2=1e-3):
+        self.mean, self.scale = np.asarray(mean, "float64"), np.asarray(scale, "float64")
+        self.weights = np.zeros((len(self.mean), classes))
+        self.bias = np.zeros(classes)
+        self.learning_rate, self.l2 = learning_rate, l2
+        # Adam's first and second moments: weights', then bias'.
+        self._moments = [np.zeros_like(part) for part in (self.weights, self.weights,
+                                                          self.bias, self.bias)]
+        self._steps = 0
+
+    @classmethod
+    def standardizing(cls, features, classes, **kwargs):
+        """A read-out standardizing with the mean and sd of `features` (training images)."""
+        features = np.asarray(features, "float64")
+        return cls(features.mean(0), np.sqrt(features.var(0) + 1e-6), classes, **kwargs)
+
+    def probabilities(self, z):
+        logits = ((np.asarray(z, "float64") - self.mean) / self.scale) @ self.weights + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exponentials = np.exp(logits)
+        return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+    def loss_and_gradients(self, z, y):
+        """`-mean log p(y | z) + l2 |W|^2` and its gradients with respect to `W` and `b`."""
+        p = self.probabilities(z)
+        loss = -np.mean(np.log(p[np.arange(len(y)), y] + 1e-300)) + self.l2 * np.sum(
+            self.weights ** 2)
+        p[np.arange(len(y)), y] -= 1.0
+        standardized = (np.asarray(z, "float64") - self.mean) / self.scale
+        return loss, (standardized.T @ p / len(y) + 2 * self.l2 * self.weights, p.mean(0))
+
+    def step(self, z, y):
+        """One Adam step on a batch; returns the batch's loss before the step."""
+        loss, gradients = self.loss_and_gradients(z, y)
+        self._steps += 1
+        (beta1, beta2), parameters = self.BETAS, (self.weights, self.bias)
+        for i, (parameter, gradient) in enumerate(zip(parameters, gradients)):
+            first, second = self._moments[2 * i], self._moments[2 * i + 1]
+            first[...] = beta1 * first + (1 - beta1) * gradient
+            second[...] = beta2 * second + (1 - beta2) * gradient ** 2
+            corrected = first / (1 - beta1 ** self._steps)
+            parameter -= self.learning_rate * corrected / (
+                np.sqrt(second / (1 - beta2 ** self._steps)) + self.EPSILON)
+        return loss
 
 
 def train_readouts(representations, train, labels, classes, steps, batch_size, learning_rate,
                    l2, seed=0):
-    """Fit the read-outs on images `train` (indices): each step a minibatch and, when the
-    representations are stochastic, a fresh sample of them (Eq. 4.7 with one sample)."""
-    heads = readout_heads(representations, train, classes, learning_rate, l2)
+    """Fit a `LinearReadout` per layer on images `train` (indices), standardized with their
+    expectation: each step a minibatch and, when the representations are stochastic, a fresh
+    sample of them (Eq. 4.7 with one sample)."""
+    readouts = [LinearReadout.standardizing(layer[train], classes, learning_rate=learning_rate,
+                                            l2=l2) for layer in representations.expectation]
     rng = np.random.default_rng(seed)
     order, position = rng.permutation(train), 0
     for _ in range(steps):
@@ -153,18 +198,18 @@ def train_readouts(representations, train, labels, classes, steps, batch_size, l
             order, position = rng.permutation(train), 0
         batch = order[position:position + batch_size]
         position += len(batch)
-        heads.train_on_batch(representations.draw(batch), [labels[batch]] * len(heads.outputs))
-    return heads
+        for readout, features in zip(readouts, representations.draw(batch)):
+            readout.step(features, labels[batch])
+    return readouts
 
 
-def readout_probabilities(heads, representations, indices, samples=SAMPLES):
+def readout_probabilities(readouts, representations, indices, samples=SAMPLES):
     """Eq. 4.8: `p(y | x) = (1/n) sum_k p(y | x, z_k)`, `z_k ~ p(z_m | x)`, for every layer's
     read-out (n = 1 for deterministic representations). Returns a list of `(len, classes)`."""
     draws = samples if representations.sample else 1
-    tiled = np.tile(indices, draws)
-    predicted = _as_list(heads.predict_on_batch(representations.draw(tiled)))
-    return [np.asarray(layer, "float64").reshape(draws, len(indices), -1).mean(0)
-            for layer in predicted]
+    features = representations.draw(np.tile(indices, draws))
+    return [readout.probabilities(layer).reshape(draws, len(indices), -1).mean(0)
+            for readout, layer in zip(readouts, features)]
 
 
 def pearson(a, b):
@@ -197,7 +242,8 @@ def evaluate(model, x, labels, sets, confidence, layers=None, sample=False, samp
             at test (McClure 2018, Eqs. 4.7-4.8); otherwise the expectation.
         samples: MC samples at test.
         grid: Average-pool larger maps to about `grid x grid` (None: read them whole).
-        steps, batch_size, learning_rate, l2: The read-outs' Adam optimisation.
+        steps, batch_size, learning_rate, l2: The read-outs' Adam optimisation (our choice:
+            the thesis does not give it).
         seed: Seed of the minibatch order.
 
     Returns:
@@ -214,9 +260,9 @@ def evaluate(model, x, labels, sets, confidence, layers=None, sample=False, samp
     with Representations(model, layers, x, sample=sample, grid=grid) as representations:
         for held_out in np.unique(sets):
             train, test = np.flatnonzero(sets != held_out), np.flatnonzero(sets == held_out)
-            heads = train_readouts(representations, train, labels, classes, steps, batch_size,
-                                   learning_rate, l2, seed)
-            probabilities = readout_probabilities(heads, representations, test, samples)
+            readouts = train_readouts(representations, train, labels, classes, steps,
+                                      batch_size, learning_rate, l2, seed)
+            probabilities = readout_probabilities(readouts, representations, test, samples)
             for depth, (name, p) in enumerate(zip(layers, probabilities), 1):
                 rows.append({"layer": name, "depth": depth, "set": held_out,
                              "accuracy": float(np.mean(np.argmax(p, -1) == labels[test])),

@@ -11,8 +11,8 @@ from matplotlib.image import imread
 
 import kerasbio
 from kerasbio.studies import get_study, run_study
-from kerasbio.studies.readout import (Representations, pearson, readout_probabilities,
-                                      standard_error, tidy)
+from kerasbio.studies.readout import (LinearReadout, Representations, pearson,
+                                      readout_probabilities, standard_error, tidy)
 from kerasbio.studies.readout_data import load_confidence, synthetic_confidence
 from kerasbio.studies.readout_report import paired_test, per_set
 from kerasbio.studies.results import read_tables
@@ -28,12 +28,11 @@ def toy_network():
     return keras.Model(inputs, noisy)
 
 
-def fixed_heads(weight, bias):
+def fixed_readout(weight, bias):
     """A two-class linear read-out with logits (0, weight * z + bias)."""
-    inputs = keras.Input((1,))
-    logits = keras.layers.Dense(2, kernel_initializer=keras.initializers.Constant(
-        [[0.0, weight]]), bias_initializer=keras.initializers.Constant([0.0, bias]))(inputs)
-    return keras.Model([inputs], [keras.layers.Softmax()(logits)])
+    readout = LinearReadout(mean=[0.0], scale=[1.0], classes=2)
+    readout.weights[0, 1], readout.bias[1] = weight, bias
+    return readout
 
 
 def test_mc_readout_probability_matches_eq_4_8_by_quadrature():
@@ -42,7 +41,7 @@ def test_mc_readout_probability_matches_eq_4_8_by_quadrature():
     x = np.array([[1.0], [1.5], [2.0]], "float32")
     weight, bias, samples = 3.0, -2.0, 4000
     with Representations(toy_network(), ["act_unit"], x, sample=True) as representations:
-        estimate = readout_probabilities(fixed_heads(weight, bias), representations,
+        estimate = readout_probabilities([fixed_readout(weight, bias)], representations,
                                          np.arange(3), samples)[0][:, 1]
     nodes, weights = np.polynomial.hermite_e.hermegauss(80)  # for N(0, 1)
     std = np.sqrt(RATE / (1 - RATE))
@@ -71,6 +70,32 @@ def test_training_draws_a_fresh_sample_each_step_and_expectation_is_fixed():
     fixed = Representations(model, ["act_unit"], x, sample=False)
     assert np.array_equal(fixed.draw(np.arange(16))[0], x)
     assert np.array_equal(fixed.draw(np.arange(16))[0], fixed.draw(np.arange(16))[0])
+
+
+def test_readout_gradient_is_that_of_the_one_sample_objective():
+    """Each step descends -mean log p(y | z~) + l2 |W|^2 for the drawn z~ (Eq. 4.7, n = 1):
+    the analytic gradient against central differences of the loss."""
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(12, 4)), rng.integers(0, 3, size=12)
+    readout = LinearReadout.standardizing(rng.normal(size=(30, 4)), 3, l2=0.1)
+    readout.weights[...] = rng.normal(size=(4, 3))
+    readout.bias[...] = rng.normal(size=3)
+    _, (gradient_w, gradient_b) = readout.loss_and_gradients(z, y)
+    for parameter, gradient in ((readout.weights, gradient_w), (readout.bias, gradient_b)):
+        numeric = np.zeros_like(parameter)
+        for index in np.ndindex(parameter.shape):
+            saved = parameter[index]
+            parameter[index] = saved + 1e-6
+            up = readout.loss_and_gradients(z, y)[0]
+            parameter[index] = saved - 1e-6
+            down = readout.loss_and_gradients(z, y)[0]
+            parameter[index] = saved
+            numeric[index] = (up - down) / 2e-6
+        np.testing.assert_allclose(gradient, numeric, atol=1e-6)
+    p = readout.probabilities(z)
+    expected = -np.mean(np.log(p[np.arange(12), y])) + 0.1 * np.sum(readout.weights ** 2)
+    assert readout.step(z, y) == pytest.approx(expected)
+    assert readout.loss_and_gradients(z, y)[0] < expected  # the step lowered the loss
 
 
 def test_pearson_and_standard_error_match_scipy():
