@@ -6,15 +6,18 @@ import os
 import keras
 import numpy as np
 import pytest
+import pandas as pd
 import scipy.stats
 from matplotlib.image import imread
 
 import kerasbio
-from kerasbio.studies import get_study, run_study
-from kerasbio.studies.readout import (LinearReadout, Representations, pearson,
+from kerasbio.cli import main
+from kerasbio.studies import get_study, readout_report, run_study
+from kerasbio.studies.readout import (LinearReadout, Representations, column, pearson,
                                       readout_probabilities, standard_error, tidy)
 from kerasbio.studies.readout_data import load_confidence, synthetic_confidence
 from kerasbio.studies.readout_report import paired_test, per_set
+from kerasbio.studies.report import write_report
 from kerasbio.studies.results import read_tables
 
 STUDY = get_study("readout")
@@ -117,8 +120,6 @@ def test_paired_test_matches_scipy():
             for network in ("mc_training_testing", "map"):
                 rows.append({"network": network, "depth": depth, "set": held_out,
                              "correlation": rng.uniform(), "accuracy": 0.5})
-    import pandas as pd
-
     table = pd.DataFrame(rows)
     difference, t, p, pairs = paired_test(table, "mc_training_testing", "map")
     mine = table[table["network"] == "mc_training_testing"]["correlation"].to_numpy()
@@ -193,6 +194,69 @@ def test_full_settings_need_confidence_and_quick_settings_follow_the_thesis():
     assert {cell["training"] for cell in STUDY.cells(settings)} == {"map", "sampling"}
 
 
+def constructed_results(rng):
+    """A results table as the runner writes it: correlations rise with depth (conv1-conv7)
+    and fall at the softmax, and MC training and testing is 0.02 x depth above the others."""
+    rows = []
+    for trial, training in enumerate(("map", "sampling")):
+        row = {"trial_id": str(trial), "experiment": "1", "training": training, "seed": 0,
+               "test_accuracy_expectation": 0.9, "observer_accuracy": 0.8,
+               "status": "COMPLETED"}
+        if training == "sampling":
+            row["test_accuracy_mc"] = 0.92
+        for network in {"map": ("map",), "sampling": ("mc_training", "mc_training_testing")}[
+                training]:
+            for depth in range(1, 9):
+                for held_out in range(1, 6):
+                    level = (0.05 * depth if depth < 8 else 0.1) + rng.normal(0, 0.01)
+                    level += 0.02 * depth if network == "mc_training_testing" else 0.0
+                    row[column("accuracy", network, depth, held_out)] = 0.5 + level
+                    row[column("correlation", network, depth, held_out)] = level
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_report_tables_figure_and_findings_of_constructed_results(tmp_path):
+    results = constructed_results(np.random.default_rng(0))
+    settings = STUDY.settings(quick=True)
+    write_report(STUDY, settings, str(tmp_path), results, pd.DataFrame(), runs=[])
+    image = imread(os.path.join(tmp_path, "readout_layers.png"))
+    assert image.shape[0] > 200 and image.std() > 0.01
+    report = open(os.path.join(tmp_path, "report.md")).read()
+    for text in ("Synthetic stand-in, not human data", "| MAP | conv1 | 0.55",
+                 "| MC training and testing | softmax | 0.76",
+                 "| MC training and testing | 57.04 | 55.06 | 92.00 |",
+                 "| MC training and testing vs MAP | +0.09"):
+        assert text in report, text
+    verdicts = {finding.claim: finding.reproduced for finding in
+                readout_report.findings(settings, results)}
+    assert verdicts == {
+        "Read-outs of the MC training and testing network correlate better with confidence "
+        "than those of the MAP network.": True,
+        "Read-outs of the MC training and testing network correlate better with confidence "
+        "than those of the MC training network.": True,
+        "Read-out accuracy generally increases with the depth of the hidden layer.": True,
+        "Read-out correlation generally increases with the depth of the hidden layer.": True,
+        "Accuracy and correlation drop at the softmax layer.": True,
+        "Sampling at test time helps most at deep hidden layers (the gap to MC training "
+        "widens with depth).": True,
+        # MAP and MC training are equally accurate here (0.9).
+        "Network accuracy: MAP < MC training < MC training and testing.": False,
+    }
+
+
+def test_cli_confidence_option_is_the_read_out_study_s_own(tmp_path, capsys):
+    assert main(["study", "readout", "--out", str(tmp_path / "full")]) == 2
+    assert "needs human confidence data: --confidence" in capsys.readouterr().out
+    bad = write_csv(tmp_path / "bad.csv", good_rows(sets=3))
+    assert main(["study", "readout", "--quick", "--confidence", bad,
+                 "--out", str(tmp_path / "quick")]) == 2
+    assert "has 3 image set(s)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["study", "capacity", "--confidence", bad])
+
+
+@pytest.mark.slow
 def test_tiny_end_to_end_run(tmp_path):
     settings = STUDY.settings(quick=True, epochs=1, seeds=1)
     settings.extra["readout"]["steps"] = 5
