@@ -13,9 +13,10 @@ from matplotlib.image import imread
 import kerasbio
 from kerasbio.cli import main
 from kerasbio.studies import get_study, readout_report, run_study
-from kerasbio.studies.readout import (LinearReadout, Representations, column, pearson,
-                                      readout_probabilities, standard_error, tidy)
-from kerasbio.studies.readout_data import load_confidence, synthetic_confidence
+from kerasbio.studies.readout import (LinearReadout, Representations, column, evaluate,
+                                      pearson, readout_probabilities, standard_error, tidy)
+from kerasbio.studies.readout_data import (confidence_images, load_confidence,
+                                           synthetic_confidence)
 from kerasbio.studies.readout_report import paired_test, per_set
 from kerasbio.studies.report import write_report
 from kerasbio.studies.results import read_tables
@@ -167,6 +168,35 @@ def test_confidence_csv_errors_name_the_problem(tmp_path, rows, header, message)
 def test_confidence_csv_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_confidence(str(tmp_path / "none.csv"))
+
+
+def test_confidence_images_by_number_or_file(tmp_path):
+    test_images = np.random.default_rng(0).uniform(size=(10, 4, 4, 1)).astype("float32")
+    table = pd.DataFrame({"image": [3, 7]})
+    assert np.array_equal(confidence_images(table, (4, 4, 1), test_images), test_images[[3, 7]])
+    with pytest.raises(ValueError, match=r"index the test split \(0 to 9\)"):
+        confidence_images(pd.DataFrame({"image": [3, 10]}), (4, 4, 1), test_images)
+    keras.utils.save_img(str(tmp_path / "a.png"), np.full((6, 6, 3), 255, "uint8"), scale=False)
+    files = pd.DataFrame({"image": ["a.png"]})
+    files.attrs["directory"] = str(tmp_path)
+    image = confidence_images(files, (4, 4, 3))
+    assert image.shape == (1, 4, 4, 3) and np.allclose(image, 1.0)
+    with pytest.raises(FileNotFoundError, match="b.png"):
+        confidence_images(pd.DataFrame({"image": ["b.png"]}), (4, 4, 3))
+
+
+def test_evaluate_rejects_bad_input():
+    x = np.ones((6, 1), "float32")
+    labels, sets, confidence = np.arange(6) % 2, np.arange(6) % 2, np.linspace(0, 1, 6)
+    model = toy_network()
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate(model, x, labels, sets, np.full(6, np.nan))
+    with pytest.raises(ValueError, match="labels.shape=\\(5,\\)"):
+        evaluate(model, x, labels[:5], sets, confidence)
+    with pytest.raises(ValueError, match="two image sets"):
+        evaluate(model, x, labels, np.zeros(6), confidence)
+    with pytest.raises(ValueError, match="integer labels"):
+        evaluate(model, x, labels + 0.5, sets, confidence)
 
 
 def test_synthetic_confidence_is_deterministic_and_tracks_difficulty():
