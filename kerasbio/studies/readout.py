@@ -11,7 +11,10 @@ learns the images' labels with leave-one-set-out cross-validation over the image
 deterministic; for MC training and testing it is a sample `z ~ p(z_m | x)`: one sample per
 training step (Eq. 4.7 with n = 1) and 10 averaged at test (Eq. 4.8). Measured per layer and
 held-out set: read-out accuracy and the Pearson correlation between the read-out's probability
-of the true class and the images' confidence (the fraction of observers who were right).
+of the true class and the images' confidence (the fraction of observers who were right; the
+thesis says "output probabilities", and the probability of the true class is the one that
+scores the same event as the confidence). The thesis' test between networks: paired t-tests on
+these correlations, across all layers and sets, and per layer across sets (4.3.3, Fig. 4.2).
 
 Full settings: Table 4.1's CNN at full width with p = 0.2 and SGD with momentum (thesis);
 kerasbio.data has no ImageNet or Eco-set, so it trains on `--dataset` (default CIFAR-100, whose
@@ -341,16 +344,17 @@ class ReadoutHyperModel(StudyHyperModel):
         (x, y), (x_test, y_test), table, images = self.data()
         batches = (tf.data.Dataset.from_tensor_slices((x, y))
                    .shuffle(len(x), seed=int(cell["seed"])).batch(self.settings.batch_size))
-        history = model.fit(batches, epochs=self.settings.epochs, callbacks=callbacks,
-                            verbose=verbose)
+        history = model.fit(batches, epochs=self.settings.epochs, shuffle=False,
+                            callbacks=callbacks, verbose=verbose)
         check_finite_history(history, self.settings.epochs)
         metrics = {"test_accuracy_expectation": accuracy(model, x_test, y_test, EVAL_BATCH),
                    "observer_accuracy": float(table["confidence"].mean())}
+        samples = self.settings.extra["samples"]
         if cell["training"] == "sampling":
-            sampled = kerasbio.mc_predict(model, x_test, samples=SAMPLES, verbose=0).mean
+            sampled = kerasbio.mc_predict(model, x_test, samples=samples, verbose=0).mean
             metrics["test_accuracy_mc"] = float(np.mean(np.argmax(sampled, -1) == y_test))
         readout = dict(self.settings.extra["readout"], grid=self.settings.extra["grid"],
-                       seed=int(cell["seed"]))
+                       samples=samples, seed=int(cell["seed"]))
         for network in TRAININGS[cell["training"]]:
             rows = evaluate(model, images, table["label"], table["set"], table["confidence"],
                             sample=network == "mc_training_testing", **readout)
