@@ -10,6 +10,7 @@ import importlib
 STUDIES = {
     "capacity": "kerasbio.studies.capacity",
     "uncertainty": "kerasbio.studies.uncertainty",
+    "readout": "kerasbio.studies.readout",
 }
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")

@@ -5,6 +5,12 @@ import os
 
 from kerasbio.studies import STRATEGIES, STUDIES
 
+# Options of one study only: study -> [(flag, argparse keywords)], passed to its `settings`.
+STUDY_OPTIONS = {
+    "readout": [("--confidence", {"metavar": "FILE.csv", "help": "human confidence per image "
+                                  "(columns image, set, label, confidence; see the README)"})],
+}
+
 
 def configure_study(parser):
     """`kerasbio study list` and `kerasbio study NAME [options]`, one sub-command per study."""
@@ -33,6 +39,8 @@ def _add_study_arguments(parser, name):
     parser.add_argument("--export", nargs="?", const=10, type=_positive_int, metavar="SAMPLES",
                         help="export each condition's best model as a SavedModel to OUT/models "
                              "(mc_predict with SAMPLES draws, default 10)")
+    for flag, options in STUDY_OPTIONS.get(name, ()):
+        parser.add_argument(flag, **options)
     _add_distributed_arguments(parser)
     parser.set_defaults(handler=_run_study, study=name)
 
@@ -51,6 +59,12 @@ def _add_distributed_arguments(parser):
                        help="seconds a worker waits for the chief (default: 60)")
     parser.add_argument("--gpus", metavar="I,J",
                         help="GPUs to use, by index (default: all visible); memory growth on")
+
+
+def _study_options(args):
+    """The values of the study's own options (`STUDY_OPTIONS`), as `settings` keywords."""
+    names = [flag[2:].replace("-", "_") for flag, _ in STUDY_OPTIONS.get(args.study, ())]
+    return {name: getattr(args, name) for name in names}
 
 
 def _experiment(text):
@@ -105,10 +119,11 @@ def _run_study(args):
               f"{sorted(study.experiments)} or 'all'.")
         return 2
     experiments = None if args.experiment == "all" else (args.experiment,)
-    settings = study.settings(quick=args.quick, experiments=experiments, dataset=args.dataset,
-                              data_dir=args.data_dir, epochs=args.epochs, seeds=args.seeds)
     out = args.out or os.path.join("runs", f"{args.study}{'-quick' if args.quick else ''}")
     try:
+        settings = study.settings(quick=args.quick, experiments=experiments, dataset=args.dataset,
+                                  data_dir=args.data_dir, epochs=args.epochs, seeds=args.seeds,
+                                  **_study_options(args))
         results = run_study(study, settings, out, strategy=args.strategy,
                             overwrite=args.overwrite, verbose=int(args.verbose),
                             distribution=_distribution(args), gpus=args.gpus,
