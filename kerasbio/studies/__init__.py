@@ -10,6 +10,7 @@ import importlib
 STUDIES = {
     "capacity": "kerasbio.studies.capacity",
     "uncertainty": "kerasbio.studies.uncertainty",
+    "robustness": "kerasbio.studies.robustness",
 }
 
 STRATEGIES = ("default", "one_device", "mirrored")
