@@ -298,10 +298,12 @@ class RobustnessHyperModel(StudyHyperModel):
         """The evaluation's test sets, made (or read) once for all trials."""
         if self._sets is None:
             x_test = self.data()[2][0]
+            names = self.settings.extra["corruptions"]
             if self.settings.extra["published_corruptions"]:
-                sets = published_test_sets(x_test, data_dir=self.settings.data_dir)
+                sets = published_test_sets(x_test, names or CIFAR10_C,
+                                           data_dir=self.settings.data_dir)
             else:
-                sets = test_sets(x_test)
+                sets = test_sets(x_test, corruptions=names)
             self._sets = list(sets)
         return self._sets
 
@@ -391,7 +393,7 @@ class RobustnessStudy(Study):
                 protocol["epochs"] = epochs
         extra = {**protocols, "layers": list(grid["layers"]), "block_size": grid["block_size"],
                  "spatial_rate": SPATIAL_RATE, "dropblock_rate": DROPBLOCK_RATE,
-                 "correlation": grid["correlation"],
+                 "correlation": grid["correlation"], "corruptions": None,
                  "published_corruptions": dataset == "cifar10" and not quick}
         default = (1, 2) if quick else tuple(sorted(self.experiments))
         return Settings(study=self.name, quick=quick, experiments=tuple(experiments or default),

@@ -100,10 +100,10 @@ def kernel_layer(model, name):
 
 def correlation_metrics(model, name, images, samples, grid_size=9, seed=0):
     """Chapter 3 on a trained network: Table 3.2's summary of Sigma' (Eq. 3.2) for the units
-    after convolution `name`'s activation (pairs defined in at least half of the images; with
-    few images, units silent for most of them give spurious +-1), and Eq. 3.6's smoothed correlation on a fixed grid
-    (distance 0 to the map's diagonal, kernel similarity -1 to 1), as flat metrics
-    `corr_<name>_<max|min|mean|std>` and `corr_<name>_g<i>_<j>`."""
+    after convolution `name`'s activation (pairs defined in at least half of the images: with
+    few images, units silent in most of them give spurious +-1), and Eq. 3.6's smoothed
+    correlation on a fixed grid (distance 0 to the map's diagonal, kernel similarity -1 to 1),
+    as flat metrics `corr_<name>_<max|min|mean|std>` and `corr_<name>_g<i>_<j>`."""
     from kerasbio import analysis
 
     sigma = analysis.unit_correlations(model, f"act_{name}", images, images, samples=samples,

@@ -37,6 +37,12 @@ def corruption_names(results):
                    != "mean"})
 
 
+def correlation_layers(rows):
+    """The layers whose correlation analysis `rows` hold, sorted."""
+    return sorted({match.group(1) for column in rows.columns
+                   if (match := re.fullmatch(r"corr_(conv\d+)_max", column))})
+
+
 def with_corruption_accuracies(results):
     """`results` plus `accuracy_<corruption>`: its accuracy averaged over the severities (the
     thesis' CIFAR-10-C tables)."""
@@ -127,11 +133,35 @@ def tables(settings, results):
                          "Accuracy (%), severities averaged." + note + "\n\n" + thesis_table(
                              rows, corruptions, METHODS, table, reference.CHAPTER_4_COLUMNS,
                              layer)))
+    missing = _missing_corruptions(settings, results)
+    if missing:
+        sections.append(("Corruptions not evaluated", missing))
     correlation = _correlation_table(results)
     if correlation:
         sections.append(("Correlations of the trained networks' units (Table 3.2 summary)",
                          correlation))
     return sections
+
+
+def _missing_corruptions(settings, results):
+    """The thesis' 19 corruptions and the registry's that this run has no accuracy for, with the
+    reason `test_sets` records for a registry corruption on an image of the run's shape."""
+    from kerasbio.data import corruptions
+    from kerasbio.studies.robustness import CIFAR10_C, test_sets
+
+    evaluated = set(corruption_names(results))
+    if not evaluated:
+        return ""
+    shape = (8, 8, 1) if settings.dataset == "digits" else (32, 32, 3)
+    lines = []
+    for name in sorted(set(corruptions()) - evaluated):
+        (probe,) = [part for part in test_sets(np.zeros((1, *shape), "float32"), occlusions=(),
+                                               corruptions=(name,), severities=(1,))
+                    if part.kind == "corruption"]
+        lines.append(f"- {name}: " + (probe.skipped or "left out by the run's settings"))
+    lines += [f"- {name}: not in `kerasbio.data.corruptions()` yet"
+              for name in sorted(set(CIFAR10_C) - set(corruptions()) - evaluated)]
+    return "\n".join(lines)
 
 
 def _correlation_table(results):
@@ -143,12 +173,12 @@ def _correlation_table(results):
     found = False
     for number in (1, 2, 3):
         rows = summary(results, number)
-        for name in sorted({m.group(1) for c in rows.columns
-                            if (m := re.fullmatch(r"corr_(conv\d+)_max", c))}):
+        for name in correlation_layers(rows):
             for _, row in rows.iterrows():
                 found = True
-                stats = " | ".join(f"{row[f'corr_{name}_{s}']:.2f} ± {row[f'corr_{name}_{s}_sd']:.2f}"
-                                   for s in ("max", "min", "mean", "std"))
+                stats = " | ".join(f"{row[f'corr_{name}_{stat}']:.2f} ± "
+                                   f"{row[f'corr_{name}_{stat}_sd']:.2f}"
+                                   for stat in ("max", "min", "mean", "std"))
                 lines.append(f"| {number} | {LABELS[row['condition']]} | {name} | {stats} |")
     return "\n".join(lines) if found else ""
 
@@ -249,7 +279,7 @@ def _figure_correlation(settings, results):
     rows = summary(results, 1) if not experiment_rows(results, 1).empty else summary(results, 3)
     if rows.empty:
         return None
-    names = sorted({m.group(1) for c in rows.columns if (m := re.fullmatch(r"corr_(conv\d+)_max", c))})
+    names = correlation_layers(rows)
     conditions = [c for c in (*CONDITIONS, *METHODS) if c in set(rows["condition"])]
     layer = int(rows["layer"].iloc[0])
     grids = {(name, c): correlation_grid(rows, c, name, layer) for name in names
@@ -312,7 +342,8 @@ def findings(settings, results):
         won, total = _best_counts(part, OCCLUSION_ROWS[1:], CONDITIONS, CORRELATED)
         rows.append(Finding(
             f"{dropout.capitalize()} dropout, the best model on most occlusion tests has "
-            f"correlated noise (CG or CP).", f"{paper_best[number][0]} occlusions (Table 2.{2 + number})",
+            f"correlated noise (CG or CP).",
+            f"{paper_best[number][0]} occlusions (Table 2.{2 + number})",
             f"{won} of {total}", None if not total else won > total / 2))
         beat, total = _beats(part, OCCLUSION_ROWS[1:], "cg", "baseline")
         clean = [_value(part, c, "clean") for c in ("cg", "baseline")]
@@ -365,7 +396,7 @@ def _correlation_findings(results):
     rows = summary(results, 1)
     if rows.empty:
         rows = summary(results, 3)
-    names = sorted({m.group(1) for c in rows.columns if (m := re.fullmatch(r"corr_(conv\d+)_max", c))})
+    names = correlation_layers(rows)
     parts, verdicts = [], []
     for name in names:
         grid = correlation_grid(rows, rows["condition"].iloc[0], name, int(rows["layer"].iloc[0]))
