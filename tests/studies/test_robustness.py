@@ -20,6 +20,24 @@ from kerasbio.studies.robustness_models import chapter2_network, chapter4_networ
 STUDY = get_study("robustness")
 
 
+def test_full_grid_follows_the_thesis():
+    settings = STUDY.settings()
+    assert (settings.dataset, settings.seeds, settings.experiments) == ("cifar10", 5, (1, 2, 3))
+    chapter2, chapter4 = settings.extra["chapter2"], settings.extra["chapter4"]
+    assert (chapter2["epochs"], chapter2["boundaries"], chapter2["learning_rate"],
+            chapter2["optimizer"], chapter2["l2"]) == (350, [200, 250, 300], 0.01, "nesterov", 1e-3)
+    assert (chapter4["epochs"], chapter4["optimizer"]) == (50, "momentum")
+    assert settings.extra["published_corruptions"]
+    cells = STUDY.cells(settings)
+    assert len(cells) == 5 * 2 * 5 + 5 * 5 * 5
+    assert {(c["condition"], c["layer"]) for c in cells if c["experiment"] == "3"} == {
+        (method, layer) for method in METHODS for layer in (1, 3, 5, 6, 8)}
+    assert {c["dropout"] for c in cells if c["experiment"] == "2"} == {True}
+    # --epochs scales the decay epochs with the schedule.
+    assert STUDY.settings(epochs=35).extra["chapter2"]["boundaries"] == [20, 25, 30]
+    assert STUDY.settings(quick=True).experiments == (1, 2)
+
+
 def brightness_model():
     """Class 1 with probability `sigmoid(40 (mean pixel - 0.5))` (softmax of +-20 (m - 0.5)),
     else class 0: its accuracy
