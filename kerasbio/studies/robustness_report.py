@@ -186,7 +186,7 @@ def _correlation_table(results):
 def figures(settings, results, directory):
     """Occlusion bars, corruption-severity curves and the correlation contours as PNGs."""
     made = []
-    for draw in (_figure_occlusions, _figure_corruptions, _figure_correlation):
+    for draw in (_figure_examples, _figure_occlusions, _figure_corruptions, _figure_correlation):
         drawn = draw(settings, results)
         if drawn is not None:
             name, caption, figure = drawn
@@ -206,6 +206,34 @@ def _panels(results):
     for layer in sorted({int(layer) for layer in rows.get("layer", [])}):
         panels.append((f"VGG-11, dropout at layer {layer}", rows, METHODS, layer))
     return panels
+
+
+def _figure_examples(settings, results):
+    """One test image under each occlusion and each evaluated corruption at severities 1-5 (as
+    the thesis' Figs. 2.4-2.6), computed here with `kerasbio.data`."""
+    import kerasbio
+
+    names = corruption_names(results)
+    try:
+        x, _ = kerasbio.data.load(settings.dataset, split="test", data_dir=settings.data_dir)
+    except (ValueError, OSError):
+        return None
+    image = x[:1]
+    rows = [[("clean", image)] + [(kind.replace("_", " "), kerasbio.data.occlude(image, kind))
+                                  for kind in kerasbio.data.OCCLUSIONS]]
+    rows += [[(f"{name.replace('_', ' ')} {s}", kerasbio.data.corrupt(image, name, s, seed=s))
+              for s in SEVERITIES] for name in names]
+    figure = new_figure((1.3 * 7, 1.35 * len(rows)))
+    axes = figure.subplots(len(rows), 7, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, row in enumerate(rows):
+        for c, (title, picture) in enumerate(row):
+            axes[r, c].imshow(np.squeeze(picture[0]), cmap="gray", vmin=0, vmax=1)
+            axes[r, c].set_title(title, fontsize=6)
+    caption = ("The test sets on one test image: Dutta's six occlusions (Fig. 2.4, scaled to "
+               "the image size) and each evaluated corruption at severities 1-5.")
+    return "robustness_examples.png", caption, figure
 
 
 def _figure_occlusions(settings, results):

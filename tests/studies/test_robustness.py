@@ -203,8 +203,8 @@ def test_tiny_end_to_end_run(tmp_path):
     severities = results[[f"accuracy_mean_s{s}" for s in range(1, 6)]].to_numpy()
     assert np.allclose(severities.mean(axis=1), results["accuracy_mean"])
     assert len(histories) == 2 and "val_accuracy" in histories.columns
-    for name in ("robustness_occlusions.png", "robustness_corruptions.png",
-                 "robustness_correlation.png"):
+    for name in ("robustness_examples.png", "robustness_occlusions.png",
+                 "robustness_corruptions.png", "robustness_correlation.png"):
         image = imread(os.path.join(out, name))
         assert image.shape[0] > 200 and image.std() > 0.01, name
     report = open(os.path.join(out, "report.md")).read()
