@@ -44,7 +44,8 @@ import pandas as pd
 
 import kerasbio
 
-from kerasbio._core.validation import invalid_argument, validate_array, validate_int
+from kerasbio._core.validation import (invalid_argument, validate_array, validate_choice,
+                                       validate_int)
 from kerasbio.studies import robustness_models
 from kerasbio.studies.base import (Settings, Study, StudyHyperModel, check_finite_history,
                                    experiment_numbers, predicted_probabilities)
@@ -84,7 +85,7 @@ CORRELATION_GRID = 9  # points per axis of the stored smoothed-correlation grid
 # ---------------------------------------------------------------- evaluation of any classifier
 
 @dataclasses.dataclass(eq=False)
-class TestSet:
+class EvaluationSet:
     """A test set of the evaluation: `kind` is "clean", "occlusion" or "corruption"; `images`
     is None and `skipped` the reason when a corruption could not be made."""
 
@@ -95,7 +96,7 @@ class TestSet:
     skipped: str = None
 
 
-def unit_images(x):
+def evaluation_images(x):
     """Float32 images in [0, 1] from float images in [0, 1] or uint8 images in 0-255 (the
     `kerasbio.data` convention), rank 4, finite, non-empty."""
     x = validate_array("x", x, ndim=4)
@@ -122,9 +123,9 @@ def class_labels(y, count):
     return y.astype("int64")
 
 
-def test_sets(x, occlusions=kerasbio.data.OCCLUSIONS, corruptions=None, severities=SEVERITIES,
-              seed=0, corruption_options=None):
-    """Yield the `TestSet`s: clean, each occlusion (`kerasbio.data.occlude`), then each
+def evaluation_sets(x, occlusions=kerasbio.data.OCCLUSIONS, corruptions=None,
+                    severities=SEVERITIES, seed=0, corruption_options=None):
+    """Yield the `EvaluationSet`s: clean, each occlusion (`kerasbio.data.occlude`), then each
     corruption of the registry (`kerasbio.data.corruptions()`, or `corruptions`) at each
     severity. A corruption that raises `ValueError` or `OSError` (e.g. RGB-only on grey images,
     or user data such as frost images missing) is skipped, with the error as the reason.
@@ -132,9 +133,9 @@ def test_sets(x, occlusions=kerasbio.data.OCCLUSIONS, corruptions=None, severiti
     `corruption_options` maps a corruption's name to keyword arguments of `corrupt` (e.g. a
     directory of frost images); noise corruptions are seeded by `seed`, corruption and severity.
     """
-    yield TestSet("clean", "clean", 0, x)
+    yield EvaluationSet("clean", "clean", 0, x)
     for kind in occlusions:
-        yield TestSet("occlusion", kind, 0, kerasbio.data.occlude(x, kind))
+        yield EvaluationSet("occlusion", kind, 0, kerasbio.data.occlude(x, kind))
     names = kerasbio.data.corruptions() if corruptions is None else tuple(corruptions)
     for index, name in enumerate(names):
         options = (corruption_options or {}).get(name, {})
@@ -143,28 +144,28 @@ def test_sets(x, occlusions=kerasbio.data.OCCLUSIONS, corruptions=None, severiti
                 images = kerasbio.data.corrupt(x, name, severity, seed=seed + 10 * index + severity,
                                                **options)
             except (ValueError, OSError) as error:
-                yield TestSet("corruption", name, severity, skipped=str(error))
+                yield EvaluationSet("corruption", name, severity, skipped=str(error))
                 break
-            yield TestSet("corruption", name, severity, images.astype("float32"))
+            yield EvaluationSet("corruption", name, severity, images.astype("float32"))
 
 
-def published_test_sets(x, names=CIFAR10_C, severities=SEVERITIES, data_dir=None):
+def published_evaluation_sets(x, names=CIFAR10_C, severities=SEVERITIES, data_dir=None):
     """The clean and occluded sets of `x` (the CIFAR-10 test set), then the published CIFAR-10-C
     through TFDS; a corruption missing from `data_dir` is skipped with the reason."""
-    yield from test_sets(x, corruptions=())
+    yield from evaluation_sets(x, corruptions=())
     for name in names:
         for severity in severities:
             config = f"cifar10_corrupted/{TFDS_NAMES.get(name, name)}_{severity}"
             try:
                 images, _ = kerasbio.data.load(config, split="test", data_dir=data_dir)
             except (ValueError, OSError) as error:
-                yield TestSet("corruption", name, severity, skipped=str(error))
+                yield EvaluationSet("corruption", name, severity, skipped=str(error))
                 break
-            yield TestSet("corruption", name, severity, images)
+            yield EvaluationSet("corruption", name, severity, images)
 
 
 def measure(model, sets, y, batch_size=EVAL_BATCH, preprocess=None):
-    """The evaluation table of `model` on `TestSet`s (see `evaluate`)."""
+    """The evaluation table of `model` on `EvaluationSet`s (see `evaluate`)."""
     rows = []
     for chunk in _chunks(sets):
         made = [part for part in chunk if part.skipped is None]
@@ -255,11 +256,13 @@ def evaluate(model, x, y, occlusions=kerasbio.data.OCCLUSIONS, corruptions=None,
     Returns:
         A `pandas.DataFrame` with columns `kind, name, severity, accuracy, nll, ece, skipped`.
     """
-    x = unit_images(x)
+    x = evaluation_images(x)
     y = class_labels(y, len(x))
+    for name in corruptions or ():
+        validate_choice("corruptions", name, kerasbio.data.corruptions())
     severities = [validate_int("severities", severity, low=1, high=5) for severity in severities]
     batch_size = validate_int("batch_size", batch_size, low=1)
-    return measure(model, test_sets(x, occlusions, corruptions, severities, seed,
+    return measure(model, evaluation_sets(x, occlusions, corruptions, severities, seed,
                                     corruption_options), y, batch_size, preprocess)
 
 
@@ -298,16 +301,16 @@ class RobustnessHyperModel(StudyHyperModel):
                                for split in ("train", "validation", "test"))
         return self._data
 
-    def test_sets(self):
+    def sets(self):
         """The evaluation's test sets: computed once for all trials, or the published CIFAR-10-C
         read afresh for each (its 95 sets of 10,000 images take 12 GB as float32)."""
         x_test = self.data()[2][0]
         names = self.settings.extra["corruptions"]
         if self.settings.extra["published_corruptions"]:
-            return published_test_sets(x_test, names or CIFAR10_C,
+            return published_evaluation_sets(x_test, names or CIFAR10_C,
                                        data_dir=self.settings.data_dir)
         if self._sets is None:
-            self._sets = list(test_sets(x_test, corruptions=names))
+            self._sets = list(evaluation_sets(x_test, corruptions=names))
         return self._sets
 
     def protocol(self, cell):
@@ -344,7 +347,7 @@ class RobustnessHyperModel(StudyHyperModel):
                             verbose=verbose)
         check_finite_history(history, epochs)
         metrics = {"best_validation_accuracy": float(max(history.history["val_accuracy"]))}
-        metrics.update(flat_metrics(measure(model, self.test_sets(), y_test)))
+        metrics.update(flat_metrics(measure(model, self.sets(), y_test)))
         correlation = self.settings.extra["correlation"]
         for name in correlation["all_cnn_c" if _chapter(cell) == 2 else "vgg11"]:
             metrics.update(robustness_models.correlation_metrics(

@@ -145,9 +145,9 @@ def tables(settings, results):
 
 def _missing_corruptions(settings, results):
     """The thesis' 19 corruptions and the registry's that this run has no accuracy for, with the
-    reason `test_sets` records for a registry corruption on an image of the run's shape."""
+    reason `evaluation_sets` records for a registry corruption on an image of the run's shape."""
     from kerasbio.data import corruptions
-    from kerasbio.studies.robustness import CIFAR10_C, test_sets
+    from kerasbio.studies.robustness import CIFAR10_C, evaluation_sets
 
     evaluated = set(corruption_names(results))
     if not evaluated:
@@ -155,8 +155,9 @@ def _missing_corruptions(settings, results):
     shape = (8, 8, 1) if settings.dataset == "digits" else (32, 32, 3)
     lines = []
     for name in sorted(set(corruptions()) - evaluated):
-        (probe,) = [part for part in test_sets(np.zeros((1, *shape), "float32"), occlusions=(),
-                                               corruptions=(name,), severities=(1,))
+        (probe,) = [part for part in evaluation_sets(np.zeros((1, *shape), "float32"),
+                                                     occlusions=(), corruptions=(name,),
+                                                     severities=(1,))
                     if part.kind == "corruption"]
         lines.append(f"- {name}: " + (probe.skipped or "left out by the run's settings"))
     lines += [f"- {name}: not in `kerasbio.data.corruptions()` yet"

@@ -133,6 +133,8 @@ def test_evaluate_rejects_hostile_input_and_accepts_uint8():
         evaluate(model, x, y[:5], **options)
     with pytest.raises(ValueError, match="non-negative integer"):
         evaluate(model, x, y - 1, **options)
+    with pytest.raises(ValueError, match="corruptions"):
+        evaluate(model, x, y, corruptions=("fogg",))
     with pytest.raises(ValueError, match="severities"):
         evaluate(model, x, y, corruptions=("contrast",), severities=(6,))
     as_uint8 = np.round(x * 255).astype("uint8")
