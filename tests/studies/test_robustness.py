@@ -194,23 +194,24 @@ def test_tiny_end_to_end_run(tmp_path):
     settings.extra["chapter2"]["width"] = 0.1
     settings.extra.update(corruptions=["gaussian_noise", "contrast"],
                           correlation={"samples": 4, "all_cnn_c": ["conv1"], "vgg11": []})
-    cells = [cell for cell in STUDY.cells(settings) if cell["condition"] in ("baseline", "cg")]
+    cells = [cell for cell in STUDY.cells(settings) if cell["condition"] == "cg"]
     out = str(tmp_path)
     run_study(STUDY, settings, out, cells=cells, echo=lambda line: None, command="test")
     results, histories = read_tables(out)
-    assert list(results["status"]) == ["COMPLETED"] * 2
+    assert list(results["status"]) == ["COMPLETED"]
     for column in ("accuracy_clean", "accuracy_checkerboard", "nll_contrast_s5",
                    "ece_mean_s3", "accuracy_mean", "corr_conv1_mean", "corr_conv1_g0_0"):
         assert results[column].notna().all(), column
     severities = results[[f"accuracy_mean_s{s}" for s in range(1, 6)]].to_numpy()
     assert np.allclose(severities.mean(axis=1), results["accuracy_mean"])
-    assert len(histories) == 2 and "val_accuracy" in histories.columns
+    assert len(histories) == 1 and "val_accuracy" in histories.columns
     for name in ("robustness_examples.png", "robustness_occlusions.png",
                  "robustness_corruptions.png", "robustness_correlation.png"):
         image = imread(os.path.join(out, name))
         assert image.shape[0] > 200 and image.std() > 0.01, name
     report = open(os.path.join(out, "report.md")).read()
-    for text in ("## Paper vs here", "Occlusions, without dropout (Table 2.3)", "[83.6 ± 0.7]",
+    for text in ("## Paper vs here", "Occlusions, without dropout (Table 2.3)", "[82.5 ± 1.7]",
                  "Corruptions, without dropout (Table 2.5)", "robustness_occlusions.png",
-                 "correlated Gaussian noise beats the baseline", "Table 3.2"):
+                 "correlated Gaussian noise beats the baseline", "Table 3.2",
+                 "## Corruptions not evaluated", "- saturate: The 'saturate' corruption"):
         assert text in report, text
