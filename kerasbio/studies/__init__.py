@@ -11,6 +11,7 @@ STUDIES = {
     "capacity": "kerasbio.studies.capacity",
     "uncertainty": "kerasbio.studies.uncertainty",
     "readout": "kerasbio.studies.readout",
+    "robustness": "kerasbio.studies.robustness",
 }
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")

@@ -181,18 +181,23 @@ def check_finite_history(history, epochs):
         f"keras.callbacks.TerminateOnNaN stopped the training.")
 
 
-def accuracy(model, x, y, batch_size):
-    """Accuracy of `model` on `(x, y)` at inference (`training=False`), in batches.
+def predicted_probabilities(model, x, batch_size):
+    """`model`'s outputs on `x` at inference (`training=False`), in batches, as float64.
 
     `predict_on_batch` reuses one traced function without building a data pipeline per call
     (a trial evaluates many small sets, e.g. 22 manipulated test sets); the last batch is
     zero-padded to `batch_size` so that every call has the same shape and nothing retraces.
     """
-    correct = 0
+    outputs = []
     for start in range(0, len(x), batch_size):
         batch = x[start:start + batch_size]
         padded = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]),
                                                  batch.dtype)])
-        predicted = np.argmax(model.predict_on_batch(padded)[:len(batch)], axis=-1)
-        correct += int(np.sum(predicted == y[start:start + batch_size]))
-    return correct / len(x)
+        outputs.append(np.asarray(model.predict_on_batch(padded))[:len(batch)])
+    return np.concatenate(outputs).astype("float64")
+
+
+def accuracy(model, x, y, batch_size):
+    """Accuracy of `model` on `(x, y)` at inference (`training=False`), in batches."""
+    predicted = np.argmax(predicted_probabilities(model, x, batch_size), axis=-1)
+    return float(np.mean(predicted == y))
