@@ -20,7 +20,7 @@ REJECTION_ROUNDS = 64  # each round accepts with probability > 0.88: 0.12^64 < 1
 ALGORITHM = "philox"
 
 
-def _bits(shape, seed, stream):
+def random_words(shape, seed, stream):
     """Random uint32 words from the Philox stream `stream` of `seed`.
 
     The stream is hashed into the key (`stateless_fold_in`): adding it to the seed would make
@@ -33,7 +33,7 @@ def _bits(shape, seed, stream):
 
 def _uniform(shape, seed, stream, dtype):
     """Uniforms on the open interval `(0, 1)`: `(bits + 1/2) 2^-b`, `b = 24` (float32) or 32."""
-    bits = _bits(shape, seed, stream)
+    bits = random_words(shape, seed, stream)
     if dtype == tf.float32:
         high_bits = tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32))
         return (tf.cast(high_bits, tf.float32) + 0.5) * 2.0 ** -24

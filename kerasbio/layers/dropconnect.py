@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from kerasbio._core.validation import invalid_argument, validate_choice, validate_int, validate_range
+from kerasbio.layers import _bernoulli
 from kerasbio.layers._stochastic import StochasticLayer
 from kerasbio.layers.variational import dropout_variance
 
@@ -59,6 +60,10 @@ class WeightNoiseLayer(StochasticLayer):
         if (self.sampler == "local_reparameterization"
                 or self.local_reparameterization_is_exact(inputs)):
             return self.local_reparameterization(inputs)
+        return self.masked_linear(inputs)
+
+    def masked_linear(self, inputs):
+        """`x_b (V o M_b)` through the per-example kernels."""
         return self.per_example_linear(inputs, self.per_example_kernels(ops.shape(inputs)[0]))
 
     def local_reparameterization_is_exact(self, inputs):
@@ -69,9 +74,8 @@ class WeightNoiseLayer(StochasticLayer):
         kernel = self.kernel
         shape, dtype = (batch, *kernel.shape), self.compute_dtype
         if self.distribution == "bernoulli":
-            keep = (keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator)
-                    >= self.weight_rate)
-            mask = ops.cast(keep, dtype) / (1.0 - self.weight_rate)
+            mask = _bernoulli.keep_masks(shape, self.weight_rate, self.seed_generator.next(),
+                                         dtype)
         else:
             mask = keras.random.normal(shape, mean=1.0,
                                        stddev=dropout_variance(self.weight_rate) ** 0.5,
@@ -118,6 +122,14 @@ class DenseWeightNoise(WeightNoiseLayer, keras.layers.Dense):
 
     def local_reparameterization_is_exact(self, inputs):
         return self.distribution == "gaussian" and len(inputs.shape) == 2
+
+    def masked_linear(self, inputs):
+        """Bernoulli masks on 2-D inputs: packed bits, no per-example kernel copies."""
+        if self.distribution == "bernoulli" and len(inputs.shape) == 2:
+            kernel = ops.cast(self.kernel, inputs.dtype)
+            return _bernoulli.dropconnect_matmul(inputs, kernel, self.weight_rate,
+                                                 self.seed_generator.next())
+        return super().masked_linear(inputs)
 
     def add_bias_and_activation(self, outputs):
         if self.bias is not None:
