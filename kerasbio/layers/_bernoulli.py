@@ -22,7 +22,7 @@ import tensorflow as tf
 from kerasbio.layers import _sampling
 
 FIELD_WIDTHS = (1, 2, 4, 8)
-CHUNK_ELEMENTS = 2 ** 20  # per-example masks decoded at a time: 4 MiB of float32, cache-sized
+CHUNK_ELEMENTS = 2 ** 19  # mask elements decoded at a time: 2 MiB of float32, cache-sized
 
 
 def field_width(rate):
@@ -85,58 +85,64 @@ def dropconnect_matmul(inputs, kernel, rate, seed):
     `(batch, in, out)` tensor exists. Gradients: `dx_b = (M_b o V) g_b`,
     `dV = sum_b M_b o (x_b g_b^T)`.
     """
-    units_in, units_out = kernel.shape
-    chunk = max(1, CHUNK_ELEMENTS // (units_in * units_out))
-    batch = tf.shape(inputs)[0]
-    words = draw_words(tf.stack([batch, units_in * units_out]), rate, seed)
-
-    def chunks(tensor):
-        """`tensor` padded along the batch to whole chunks: `(chunks, chunk, ...)`."""
-        padding = [[0, (-batch) % chunk]] + [[0, 0]] * (len(tensor.shape) - 1)
-        padded = tf.pad(tensor, padding)
-        return tf.reshape(padded, tf.concat([[-1, chunk], tf.shape(tensor)[1:]], 0))
-
-    def chunk_masks(chunk_words, dtype):
-        masks = decode(chunk_words, rate, units_in * units_out, dtype)
-        return tf.reshape(masks, (-1, units_in, units_out))
+    masks = ChunkedMasks(tf.shape(inputs)[0], kernel.shape, rate, seed)
 
     @tf.custom_gradient
     def product(inputs, kernel):
         inputs, kernel = tf.stop_gradient(inputs), tf.stop_gradient(kernel)
-        input_chunks, word_chunks = chunks(inputs), chunks(words)
-
-        def forward(index, outputs):
-            masked = chunk_masks(word_chunks[index], kernel.dtype) * kernel
-            return index + 1, outputs.write(index, tf.einsum("ci,cio->co", input_chunks[index],
-                                                             masked))
-
-        outputs = loop(forward, tf.shape(input_chunks)[0], inputs.dtype)
-        outputs = tf.reshape(outputs, (-1, units_out))[:batch]
-
-        def gradient(upstream):
-            upstream_chunks = chunks(upstream)
-
-            def backward(index, input_gradients, kernel_gradient):
-                masked = chunk_masks(word_chunks[index], kernel.dtype) * upstream_chunks[index][
-                    :, None, :]
-                kernel_gradient += tf.reduce_sum(masked * input_chunks[index][:, :, None], 0)
-                return (index + 1, input_gradients.write(index, tf.reduce_sum(masked * kernel, -1)),
-                        kernel_gradient)
-
-            count = tf.shape(input_chunks)[0]
-            _, input_gradients, kernel_gradient = tf.while_loop(
-                lambda index, *_: index < count, backward,
-                (0, tf.TensorArray(inputs.dtype, count), tf.zeros_like(kernel)))
-            input_gradients = tf.reshape(input_gradients.stack(), (-1, units_in))[:batch]
-            return input_gradients, kernel_gradient
-
-        return outputs, gradient
+        return (masks.product(inputs, kernel),
+                lambda upstream: masks.gradients(inputs, kernel, upstream))
 
     return product(inputs, kernel)
 
 
-def loop(body, count, dtype):
-    """Runs `body(index, array)` for `index < count`; returns the stacked TensorArray."""
-    _, array = tf.while_loop(lambda index, _: index < count, body,
-                             (0, tf.TensorArray(dtype, count)))
-    return array.stack()
+class ChunkedMasks:
+    """The packed words of `batch` kernel masks, decoded and used `chunk` examples at a time."""
+
+    def __init__(self, batch, kernel_shape, rate, seed):
+        self.batch, self.rate = batch, rate
+        self.units_in, self.units_out = kernel_shape
+        self.chunk = max(1, CHUNK_ELEMENTS // (self.units_in * self.units_out))
+        self.words = self.chunks(draw_words(tf.stack([batch, self.units_in * self.units_out]),
+                                            rate, seed))
+        self.count = tf.shape(self.words)[0]
+
+    def chunks(self, tensor):
+        """`tensor` padded along the batch to whole chunks: `(chunks, chunk, ...)`."""
+        padding = [[0, (-self.batch) % self.chunk]] + [[0, 0]] * (len(tensor.shape) - 1)
+        padded = tf.pad(tensor, padding)
+        return tf.reshape(padded, tf.concat([[-1, self.chunk], tf.shape(tensor)[1:]], 0))
+
+    def unchunk(self, tensor, units):
+        return tf.reshape(tensor, (-1, units))[:self.batch]
+
+    def masks(self, index, dtype):
+        """The scaled masks of chunk `index`: `(chunk, in, out)`."""
+        masks = decode(self.words[index], self.rate, self.units_in * self.units_out, dtype)
+        return tf.reshape(masks, (-1, self.units_in, self.units_out))
+
+    def product(self, inputs, kernel):
+        input_chunks = self.chunks(inputs)
+
+        def step(index, outputs):
+            masked = self.masks(index, kernel.dtype) * kernel
+            return index + 1, outputs.write(
+                index, tf.einsum("ci,cio->co", input_chunks[index], masked))
+
+        _, outputs = tf.while_loop(lambda index, _: index < self.count, step,
+                                   (0, tf.TensorArray(inputs.dtype, self.count)))
+        return self.unchunk(outputs.stack(), self.units_out)
+
+    def gradients(self, inputs, kernel, upstream):
+        input_chunks, upstream_chunks = self.chunks(inputs), self.chunks(upstream)
+
+        def step(index, input_gradients, kernel_gradient):
+            masked = self.masks(index, kernel.dtype) * upstream_chunks[index][:, None, :]
+            kernel_gradient += tf.reduce_sum(masked * input_chunks[index][:, :, None], 0)
+            input_gradient = tf.reduce_sum(masked * kernel, -1)
+            return index + 1, input_gradients.write(index, input_gradient), kernel_gradient
+
+        _, input_gradients, kernel_gradient = tf.while_loop(
+            lambda index, *_: index < self.count, step,
+            (0, tf.TensorArray(inputs.dtype, self.count), tf.zeros_like(kernel)))
+        return self.unchunk(input_gradients.stack(), self.units_in), kernel_gradient

@@ -29,7 +29,10 @@ class WeightNoiseLayer(StochasticLayer):
 
     Two samplers of the pre-activation `z = x (V o M)` (the bias is not noisy):
     - `"mask"`: a weight mask per example, `z_b = x_b (V o M_b)` (memory: batch x kernel
-      size), exact. Where the local reparameterization below is exactly equal in distribution
+      size), exact. Bernoulli masks come from packed random bits (`_bernoulli`: exactly
+      Bernoulli(1 - p) when `p` is a multiple of 1/256, else within 2^-32 of it); on a Dense
+      layer with 2-D inputs they are decoded a few examples at a time, so no per-example
+      kernel is held. Where the local reparameterization below is exactly equal in distribution
       (Gaussian noise on a Dense layer with 2-D inputs) it is used instead, being cheaper.
     - `"local_reparameterization"` (Kingma et al. 2015): `z ~ N(x V, alpha x^2 V^2)` drawn
       per output unit, the moment-matched Gaussian approximation: for Bernoulli noise it
@@ -200,8 +203,9 @@ class DropConnectDense(DropConnectLayer, DenseWeightNoise):
     `m_ij ~ N(1, rate / (1 - rate))`, a fresh mask for every example. The expectation uses
     the mean weights `V` (training-time scaling), i.e. it is exactly `keras.layers.Dense`.
 
-    Samplers (see `WeightNoiseLayer`): `"mask"` draws a batch x in x units mask (Bernoulli,
-    or inputs of rank > 2); Gaussian noise on 2D inputs is sampled exactly and cheaply as
+    Samplers (see `WeightNoiseLayer`): `"mask"` draws a batch x in x units mask (Bernoulli:
+    packed bits, 32 masks per random word at rate 0.5); Gaussian noise on 2D inputs is sampled
+    exactly and cheaply as
     `N(x V, alpha x^2 V^2)` (local reparameterization, equal in distribution there).
     `"local_reparameterization"` always uses that Gaussian form, which for Bernoulli noise
     matches the mean and variance only. L2 on the kernel is the Gaussian-prior KL bound (module
