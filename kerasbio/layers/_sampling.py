@@ -20,7 +20,7 @@ REJECTION_ROUNDS = 64  # each round accepts with probability > 0.88: 0.12^64 < 1
 ALGORITHM = "philox"
 
 
-def _bits(shape, seed, stream):
+def random_words(shape, seed, stream):
     """Random uint32 words from the Philox stream `stream` of `seed`.
 
     The stream is hashed into the key (`stateless_fold_in`): adding it to the seed would make
@@ -33,7 +33,7 @@ def _bits(shape, seed, stream):
 
 def _uniform(shape, seed, stream, dtype):
     """Uniforms on the open interval `(0, 1)`: `(bits + 1/2) 2^-b`, `b = 24` (float32) or 32."""
-    bits = _bits(shape, seed, stream)
+    bits = random_words(shape, seed, stream)
     if dtype == tf.float32:
         high_bits = tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32))
         return (tf.cast(high_bits, tf.float32) + 0.5) * 2.0 ** -24
@@ -71,8 +71,15 @@ def poisson(rates, seed):
 def _small_rate_counts(rates, seed):
     """Inversion counts where `0 <= rate < 10`, NaN where the rate is not finite or negative."""
     valid = tf.math.is_finite(rates) & (rates >= 0.0)
-    counts = _inversion(tf.where(valid & (rates < SMALL_RATE), rates, 0.0), seed)
+    uniform = _uniform(tf.shape(rates), seed, 0, tf.float32)
+    counts = _inversion(tf.where(valid & (rates < SMALL_RATE), rates, 0.0), uniform)
     return tf.where(valid, counts, np.float32("nan"))
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def small_rate_quantile(probability, rates):
+    """`min{k : F(k) >= probability}` for Poisson rates below 10 (float32 CDF, as `poisson`)."""
+    return _inversion(rates, probability)
 
 
 @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
@@ -82,8 +89,8 @@ def _large_rate_counts(rates, counts, seed):
     return tf.where(large, _transformed_rejection(rates, large, seed), counts)
 
 
-def _inversion(rates, seed):
-    """Sequential-search inversion for `rates < 10` (float32).
+def _inversion(rates, uniform):
+    """Sequential-search inversion of `uniform` for `rates < 10` (float32).
 
     Counts the CDF values `F(0) < F(1) < ...` below a uniform `u`. A pass starts from `F(k)` and
     `p(k)` and tests `F(k + i) = F(k) + p(k) Q_i`, `Q_i = sum_{m<=i} rate^m (k! / (k + m)!)` by
@@ -91,8 +98,6 @@ def _inversion(rates, seed):
     loop. `F(k + i)` counts only while the float32 sum still grows (`min(u, F(k+i+1)) > F(k+i)`),
     so the search ends where the rounded CDF stops growing, also for the rare `u` above its limit.
     """
-    uniform = _uniform(tf.shape(rates), seed, 0, tf.float32)
-
     def search(k, count, cdf, pmf):
         """Tests `F(k), ..., F(k + INVERSION_STEPS - 1)`; returns the state at `k + steps`."""
         reciprocals = [1.0 / tf.cast(k + m, tf.float32) for m in range(1, INVERSION_STEPS + 1)]

@@ -22,6 +22,8 @@ from keras import ops
 
 import tensorflow as tf
 
+from kerasbio.layers import _sampling
+
 TUNING_JITTER = 1e-6
 
 
@@ -136,17 +138,66 @@ def full_normal(spatial, tuning, a, c, batch, seed):
     return ops.matmul(white, ops.transpose(factor))
 
 
-def poisson_quantile(probability, rate):
-    """Smallest count `k` with `P(X <= k) >= probability` for `X ~ Poisson(rate)`, by bisection.
+QUANTILE_STEPS = 4  # sequential-search steps from the large-rate guess before bisection
 
-    `P(X <= k) = Q(k + 1, rate)` (regularized upper incomplete gamma). The bracket starts at
-    `(-1, rate + 10 sqrt(rate) + 10]`, beyond which the tail is below float32 resolution. A NaN
-    or infinite rate gives itself (NaN propagates, never stalls the loop).
+
+def poisson_quantile(probability, rate):
+    """Smallest count `k` with `P(X <= k) >= probability` for `X ~ Poisson(rate)` (float32).
+
+    Rates below 10: sequential-search inversion from 0 with the float32 CDF, as the Poisson
+    sampler (`_sampling.small_rate_quantile`). Rates of 10 and more, in float64: the
+    Cornish-Fisher guess `k = rate + sqrt(rate) z + (z^2 - 1) / 6`, `z = Phi^-1(probability)`,
+    one CDF there, `P(X <= k) = Q(k + 1, rate)` (regularized upper incomplete gamma), then up to
+    `QUANTILE_STEPS` steps `F(k +- 1)` by the pmf recurrence until
+    `F(k - 1) < probability <= F(k)`; elements not settled by then (far tails only) are redone by
+    bisection of `Q`. A NaN or infinite rate gives itself. No gradient.
     """
-    low = -ops.ones_like(rate)
-    high = ops.ceil(rate + 10.0 * ops.sqrt(rate) + 10.0)
-    finite_high = ops.where(ops.isfinite(high), high, 0.0)  # NaN or inf rates: see below
-    steps = ops.cast(ops.ceil(ops.log2(ops.max(finite_high, initial=0.0) + 2.0)), "int32")
+    # Counts have no gradient: without a gradient path no tape keeps the loops' intermediates.
+    probability = tf.stop_gradient(tf.cast(probability, tf.float32))
+    rate = tf.stop_gradient(tf.cast(rate, tf.float32))
+    finite = tf.math.is_finite(rate)
+    large = finite & (rate >= _sampling.SMALL_RATE)
+    counts = _sampling.small_rate_quantile(
+        probability, tf.where(finite & ~large, tf.maximum(rate, 0.0), 0.0))
+    counts = tf.cond(tf.reduce_any(large),
+                     lambda: tf.where(large, _large_rate_quantile(probability, rate, large),
+                                      counts),
+                     lambda: counts)
+    return tf.ensure_shape(tf.where(finite, counts, rate), rate.shape)
+
+
+def _large_rate_quantile(probability, rate, large):
+    """The guess-and-search quantile (float64) where `large`, bisection where it did not settle."""
+    probability = tf.cast(probability, tf.float64)
+    rate = tf.where(large, tf.cast(rate, tf.float64), _sampling.SMALL_RATE)
+    z = tf.math.ndtri(tf.clip_by_value(probability, 1e-300, 1.0 - 2.0 ** -53))
+    guess = tf.floor(rate + tf.sqrt(rate) * z + (z * z - 1.0) / 6.0 + 0.5)
+    count = tf.clip_by_value(guess, 0.0, _upper_bound(rate))
+    cdf = tf.math.igammac(count + 1.0, rate)
+    pmf = tf.exp(count * tf.math.log(rate) - rate - tf.math.lgamma(count + 1.0))
+    for _ in range(QUANTILE_STEPS):
+        up = cdf < probability
+        down = ~up & (count > 0.0) & (cdf - pmf >= probability)
+        next_pmf, previous_pmf = pmf * rate / (count + 1.0), pmf * count / rate
+        cdf = tf.where(up, cdf + next_pmf, tf.where(down, cdf - pmf, cdf))
+        count = tf.where(up, count + 1.0, tf.where(down, count - 1.0, count))
+        pmf = tf.where(up, next_pmf, tf.where(down, previous_pmf, pmf))
+    settled = ((cdf >= probability) & ((count == 0.0) | (cdf - pmf < probability))
+               & (pmf > 0.0)) | ~large
+    return tf.cast(tf.cond(tf.reduce_all(settled), lambda: count, lambda: tf.where(
+        settled, count, _bisection_quantile(probability, rate))), tf.float32)
+
+
+def _upper_bound(rate):
+    """`rate + 10 sqrt(rate) + 10`: beyond it the Poisson tail is below float32 resolution."""
+    return tf.math.ceil(rate + 10.0 * tf.sqrt(rate) + 10.0)
+
+
+def _bisection_quantile(probability, rate):
+    """The quantile by bisection of `Q(k + 1, rate)` on `(-1, _upper_bound(rate)]` (finite rates)."""
+    low = -tf.ones_like(rate)
+    high = _upper_bound(rate)
+    steps = tf.cast(tf.math.ceil(tf.math.log(tf.reduce_max(high) + 2.0) / np.log(2.0)), tf.int32)
 
     def bisect(_, bracket):
         low, high = bracket
@@ -157,7 +208,7 @@ def poisson_quantile(probability, rate):
                 ops.where(active & ~below, middle, high))
 
     _, high = ops.fori_loop(0, steps, bisect, (low, high))
-    return ops.where(ops.isfinite(rate), high, rate)
+    return high
 
 
 def normal_cdf(x):

@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from kerasbio._core.validation import invalid_argument, validate_choice, validate_int, validate_range
+from kerasbio.layers import _bernoulli
 from kerasbio.layers._stochastic import StochasticLayer
 from kerasbio.layers.variational import dropout_variance
 
@@ -28,7 +29,10 @@ class WeightNoiseLayer(StochasticLayer):
 
     Two samplers of the pre-activation `z = x (V o M)` (the bias is not noisy):
     - `"mask"`: a weight mask per example, `z_b = x_b (V o M_b)` (memory: batch x kernel
-      size), exact. Where the local reparameterization below is exactly equal in distribution
+      size), exact. Bernoulli masks come from packed random bits (`_bernoulli`: exactly
+      Bernoulli(1 - p) when `p` is a multiple of 1/256, else within 2^-32 of it); on a Dense
+      layer with 2-D inputs they are decoded a few examples at a time, so no per-example
+      kernel is held. Where the local reparameterization below is exactly equal in distribution
       (Gaussian noise on a Dense layer with 2-D inputs) it is used instead, being cheaper.
     - `"local_reparameterization"` (Kingma et al. 2015): `z ~ N(x V, alpha x^2 V^2)` drawn
       per output unit, the moment-matched Gaussian approximation: for Bernoulli noise it
@@ -59,6 +63,10 @@ class WeightNoiseLayer(StochasticLayer):
         if (self.sampler == "local_reparameterization"
                 or self.local_reparameterization_is_exact(inputs)):
             return self.local_reparameterization(inputs)
+        return self.masked_linear(inputs)
+
+    def masked_linear(self, inputs):
+        """`x_b (V o M_b)` through the per-example kernels."""
         return self.per_example_linear(inputs, self.per_example_kernels(ops.shape(inputs)[0]))
 
     def local_reparameterization_is_exact(self, inputs):
@@ -69,9 +77,8 @@ class WeightNoiseLayer(StochasticLayer):
         kernel = self.kernel
         shape, dtype = (batch, *kernel.shape), self.compute_dtype
         if self.distribution == "bernoulli":
-            keep = (keras.random.uniform(shape, dtype=dtype, seed=self.seed_generator)
-                    >= self.weight_rate)
-            mask = ops.cast(keep, dtype) / (1.0 - self.weight_rate)
+            mask = _bernoulli.keep_masks(shape, self.weight_rate, self.seed_generator.next(),
+                                         dtype)
         else:
             mask = keras.random.normal(shape, mean=1.0,
                                        stddev=dropout_variance(self.weight_rate) ** 0.5,
@@ -118,6 +125,14 @@ class DenseWeightNoise(WeightNoiseLayer, keras.layers.Dense):
 
     def local_reparameterization_is_exact(self, inputs):
         return self.distribution == "gaussian" and len(inputs.shape) == 2
+
+    def masked_linear(self, inputs):
+        """Bernoulli masks on 2-D inputs: packed bits, no per-example kernel copies."""
+        if self.distribution == "bernoulli" and len(inputs.shape) == 2:
+            kernel = ops.cast(self.kernel, inputs.dtype)
+            return _bernoulli.dropconnect_matmul(inputs, kernel, self.weight_rate,
+                                                 self.seed_generator.next())
+        return super().masked_linear(inputs)
 
     def add_bias_and_activation(self, outputs):
         if self.bias is not None:
@@ -188,8 +203,9 @@ class DropConnectDense(DropConnectLayer, DenseWeightNoise):
     `m_ij ~ N(1, rate / (1 - rate))`, a fresh mask for every example. The expectation uses
     the mean weights `V` (training-time scaling), i.e. it is exactly `keras.layers.Dense`.
 
-    Samplers (see `WeightNoiseLayer`): `"mask"` draws a batch x in x units mask (Bernoulli,
-    or inputs of rank > 2); Gaussian noise on 2D inputs is sampled exactly and cheaply as
+    Samplers (see `WeightNoiseLayer`): `"mask"` draws a batch x in x units mask (Bernoulli:
+    packed bits, 32 masks per random word at rate 0.5); Gaussian noise on 2D inputs is sampled
+    exactly and cheaply as
     `N(x V, alpha x^2 V^2)` (local reparameterization, equal in distribution there).
     `"local_reparameterization"` always uses that Gaussian form, which for Bernoulli noise
     matches the mean and variance only. L2 on the kernel is the Gaussian-prior KL bound (module

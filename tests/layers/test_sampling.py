@@ -9,6 +9,7 @@ import scipy.stats
 import tensorflow as tf
 
 from kerasbio.layers import PoissonNoise
+from kerasbio.layers import correlation_structure as corr
 from kerasbio.layers._sampling import poisson
 
 N = 100_000  # draws per rate
@@ -43,6 +44,15 @@ def test_poisson_counts_pass_chi_square_against_the_pmf(rate):
     """Inversion (< 10) and transformed rejection (>= 10) both draw the Poisson pmf exactly."""
     counts = poisson(tf.fill([N], np.float32(rate)), tf.constant([3, 11])).numpy()
     np.testing.assert_array_equal(counts, np.round(counts))
+    assert poisson_chi_square_p_value(counts, rate) > ALPHA
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.3, 1.0, 4.5, 9.99, 10.0, 37.0, 250.0, 1000.0])
+def test_copula_quantile_of_normal_draws_passes_chi_square_against_the_pmf(rate):
+    """CorrelatedNoise's marginals: `F^-1(Phi(z))` of standard normal `z` is Poisson(rate), by
+    inversion below 10 and by the guess-and-search quantile at 10 and above."""
+    normal = np.random.default_rng(int(rate * 100)).normal(size=N).astype("float32")
+    counts = corr.poisson_quantile(corr.normal_cdf(normal), np.full(N, rate, "float32")).numpy()
     assert poisson_chi_square_p_value(counts, rate) > ALPHA
 
 

@@ -1,0 +1,148 @@
+"""Exact Bernoulli dropconnect masks from packed random bits, and a per-example masked matmul
+that never holds a weight copy per example of the batch.
+
+A mask element keeps its weight (value `1 / (1 - rate)`) with probability `1 - rate`, else is 0.
+
+- `rate = k / 2^m` with `m <= 8` (0.5, 0.25, 0.75, 0.125, 0.375, ..., any multiple of 1/256):
+  the field width `w` is the smallest of 1, 2, 4, 8 with `rate 2^w` an integer; a `w`-bit field
+  of a uniform random word is uniform on `0 .. 2^w - 1`, so `field >= rate 2^w` has probability
+  exactly `1 - rate`, and disjoint fields are independent: one 32-bit Philox word gives `32 / w`
+  masks (32 at rate 0.5). Each byte is decoded by a 256-row table lookup.
+- Any other rate: one 32-bit word per mask, kept when `word >= ceil(rate 2^32)`; the keep
+  probability is `1 - ceil(rate 2^32) / 2^32`, within `2^-32` of `1 - rate` (exact for
+  `rate = k / 2^32`).
+"""
+
+import math
+
+import numpy as np
+
+import tensorflow as tf
+
+from kerasbio.layers import _sampling
+
+FIELD_WIDTHS = (1, 2, 4, 8)
+CHUNK_ELEMENTS = 2 ** 19  # mask elements decoded at a time: 2 MiB of float32, cache-sized
+
+
+def field_width(rate):
+    """Bits per mask when `rate` is a multiple of `1 / 256` (`None` otherwise)."""
+    for width in FIELD_WIDTHS:
+        if (rate * 2 ** width).is_integer():
+            return width
+    return None
+
+
+def masks_per_word(rate):
+    width = field_width(rate)
+    return 1 if width is None else 32 // width
+
+
+def byte_table(rate, dtype):
+    """`(256, 8 / w)`: the scaled keep masks of the `w`-bit fields of every byte, low bits first."""
+    width = field_width(rate)
+    fields = (np.arange(256)[:, None] >> (width * np.arange(8 // width))) & (2 ** width - 1)
+    keep = fields >= round(rate * 2 ** width)
+    return tf.constant(keep / (1.0 - rate), dtype)
+
+
+def draw_words(masks, rate, seed):
+    """Random uint32 words for `masks` masks each: shape `(..., ceil(masks / masks_per_word))`.
+
+    `masks` is a tensor shape whose last entry counts the masks of one row.
+    """
+    per_word = masks_per_word(rate)
+    words = tf.concat([masks[:-1], [(masks[-1] + per_word - 1) // per_word]], 0)
+    return _sampling.random_words(words, tf.cast(seed, tf.int32), 0)
+
+
+def decode(words, rate, length, dtype):
+    """Scaled keep masks from `words` (`(..., n)` uint32): shape `(..., length)`."""
+    if field_width(rate) is None:
+        threshold = min(math.ceil(rate * 2 ** 32), 2 ** 32 - 1)
+        keep = words >= tf.constant(threshold, tf.uint32)
+        return tf.where(keep, tf.constant(1.0 / (1.0 - rate), dtype), tf.zeros([], dtype))
+    byte_indices = tf.cast(tf.bitcast(words, tf.uint8), tf.int32)  # (..., n, 4)
+    masks = tf.gather(byte_table(rate, dtype), byte_indices)  # (..., n, 4, 8 / w)
+    shape = tf.shape(words)
+    masks = tf.reshape(masks, tf.concat([shape[:-1], [-1]], 0))
+    return masks[..., :length]
+
+
+def keep_masks(shape, rate, seed, dtype):
+    """Scaled Bernoulli(1 - rate) masks of `shape` (a list of ints or scalar tensors)."""
+    shape = tf.stack([tf.cast(size, tf.int32) for size in shape])
+    length = tf.reduce_prod(shape)
+    words = draw_words(tf.reshape(length, [1]), rate, seed)
+    return tf.reshape(decode(words, rate, length, dtype), shape)
+
+
+def dropconnect_matmul(inputs, kernel, rate, seed):
+    """`x_b (V o M_b)` for every row `b` of 2-D `inputs`, `M_b` fresh scaled keep masks.
+
+    The masks are drawn once as packed words (`batch x in x out / masks_per_word` words); the
+    product and its gradients decode them a few examples at a time (`CHUNK_ELEMENTS`), so no
+    `(batch, in, out)` tensor exists. Gradients: `dx_b = (M_b o V) g_b`,
+    `dV = sum_b M_b o (x_b g_b^T)`.
+    """
+    masks = ChunkedMasks(tf.shape(inputs)[0], kernel.shape, rate, seed)
+
+    @tf.custom_gradient
+    def product(inputs, kernel):
+        inputs, kernel = tf.stop_gradient(inputs), tf.stop_gradient(kernel)
+        return (masks.product(inputs, kernel),
+                lambda upstream: masks.gradients(inputs, kernel, upstream))
+
+    return product(inputs, kernel)
+
+
+class ChunkedMasks:
+    """The packed words of `batch` kernel masks, decoded and used `chunk` examples at a time."""
+
+    def __init__(self, batch, kernel_shape, rate, seed):
+        self.batch, self.rate = batch, rate
+        self.units_in, self.units_out = kernel_shape
+        self.chunk = max(1, CHUNK_ELEMENTS // (self.units_in * self.units_out))
+        self.words = self.chunks(draw_words(tf.stack([batch, self.units_in * self.units_out]),
+                                            rate, seed))
+        self.count = tf.shape(self.words)[0]
+
+    def chunks(self, tensor):
+        """`tensor` padded along the batch to whole chunks: `(chunks, chunk, ...)`."""
+        padding = [[0, (-self.batch) % self.chunk]] + [[0, 0]] * (len(tensor.shape) - 1)
+        padded = tf.pad(tensor, padding)
+        return tf.reshape(padded, tf.concat([[-1, self.chunk], tf.shape(tensor)[1:]], 0))
+
+    def unchunk(self, tensor, units):
+        return tf.reshape(tensor, (-1, units))[:self.batch]
+
+    def masks(self, index, dtype):
+        """The scaled masks of chunk `index`: `(chunk, in, out)`."""
+        masks = decode(self.words[index], self.rate, self.units_in * self.units_out, dtype)
+        return tf.reshape(masks, (-1, self.units_in, self.units_out))
+
+    def product(self, inputs, kernel):
+        input_chunks = self.chunks(inputs)
+
+        def step(index, outputs):
+            masked = self.masks(index, kernel.dtype) * kernel
+            return index + 1, outputs.write(
+                index, tf.einsum("ci,cio->co", input_chunks[index], masked))
+
+        _, outputs = tf.while_loop(lambda index, _: index < self.count, step,
+                                   (0, tf.TensorArray(inputs.dtype, self.count)))
+        return self.unchunk(outputs.stack(), self.units_out)
+
+    def gradients(self, inputs, kernel, upstream):
+        input_chunks, upstream_chunks = self.chunks(inputs), self.chunks(upstream)
+
+        def step(index, input_gradients, kernel_gradient):
+            masked = self.masks(index, kernel.dtype) * upstream_chunks[index][:, None, :]
+            kernel_gradient += tf.reduce_sum(masked * input_chunks[index][:, :, None], 0)
+            input_gradient = tf.reduce_sum(masked * kernel, -1)
+            return index + 1, input_gradients.write(index, input_gradient), kernel_gradient
+
+        _, input_gradients, kernel_gradient = tf.while_loop(
+            lambda index, *_: index < self.count, step,
+            (0, tf.TensorArray(inputs.dtype, self.count), tf.zeros_like(kernel)))
+        return self.unchunk(input_gradients.stack(), self.units_in), kernel_gradient
