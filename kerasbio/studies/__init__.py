@@ -10,6 +10,7 @@ import importlib
 STUDIES = {
     "capacity": "kerasbio.studies.capacity",
     "uncertainty": "kerasbio.studies.uncertainty",
+    "rdl": "kerasbio.studies.rdl",
 }
 
 STRATEGIES = ("default", "one_device", "mirrored")

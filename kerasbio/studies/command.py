@@ -30,6 +30,10 @@ def _add_study_arguments(parser, name):
                         help="tf.distribute strategy (batch size is global)")
     parser.add_argument("--overwrite", action="store_true", help="delete --out and start afresh")
     parser.add_argument("--verbose", action="store_true", help="Keras' per-epoch output")
+    if name == "rdl":
+        parser.add_argument("--targets", metavar="FILE.npz",
+                            help="RDL toward fixed (e.g. brain) RDMs instead of a teacher; format: "
+                                 "kerasbio.studies.rdl_data.load_targets")
     parser.set_defaults(handler=_run_study, study=name)
 
 
@@ -76,7 +80,9 @@ def _run_study(args):
         return 2
     experiments = None if args.experiment == "all" else (args.experiment,)
     settings = study.settings(quick=args.quick, experiments=experiments, dataset=args.dataset,
-                              data_dir=args.data_dir, epochs=args.epochs, seeds=args.seeds)
+                              data_dir=args.data_dir, epochs=args.epochs, seeds=args.seeds,
+                              **({"targets": args.targets} if getattr(args, "targets", None)
+                                 else {}))
     out = args.out or os.path.join("runs", f"{args.study}{'-quick' if args.quick else ''}")
     try:
         results = run_study(study, settings, out, strategy=args.strategy,
