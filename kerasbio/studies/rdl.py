@@ -8,7 +8,7 @@ supervision (linear softmax read-outs after both pooling layers, alpha decayed a
 losses after both pooling layers and the fully connected layer, alpha decayed linearly, a
 random subset of pairs per mini-batch). Each trial stores its per-image test predictions (for
 the exact McNemar tables) and RDMs of its layers on fixed test images (for Figs. 3, 4 and 6)
-in its trial directory.
+in `<out>/search/artefacts/`, beside the teachers (one per seed, trained once).
 
 Protocols (`--dataset`):
 - `mnist` (full default): Table 1's CNN, SGD with momentum 0.9, batch 100, 500 pairs per
@@ -40,29 +40,25 @@ from kerasbio.studies.rdl_data import transfer_data
 
 CONDITIONS = ("baseline", "teacher", "finetuning", "deep_supervision", "hints", "rdl")
 TARGET_CONDITIONS = ("baseline", "deep_supervision", "rdl")
-PREDICTIONS = "predictions.npy"
-RDMS = "rdms.npz"
 RDM_METRIC = "euclidean"  # the RDMs shown and compared (Fig. 3); RDL itself uses "mse"
 EVAL_BATCH = 500
 
 MNIST_NET = {"model": "rdl_mnist_cnn", "rdl_layers": ["pool1", "pool2", "act_fc1"],
              "supervised_layers": ["pool1", "pool2"], "hint_layer": "pool2"}
+SCHEDULE = {"halve_every": None, "flips": False, "supervision_alpha": 0.3, "seeds": 3}
 PROTOCOLS = {
-    "mnist": {**MNIST_NET, "shape": None, "width": 1.0, "epochs": 50, "teacher_epochs": 50,
-              "hint_epochs": 10, "batch_size": 100, "test_every": 1, "learning_rate": 0.01, "halve_every": None,
-              "flips": False, "pairs": 500, "alpha": 1.0, "supervision_alpha": 0.3,
-              "seeds": 3},
-    "cifar100": {"model": "nin", "rdl_layers": ["pool1", "pool2", "act_mlpconv3_1"],
+    "mnist": {**MNIST_NET, **SCHEDULE, "shape": None, "width": 1.0, "epochs": 50,
+              "teacher_epochs": 50, "hint_epochs": 10, "batch_size": 100, "test_every": 1,
+              "learning_rate": 0.01, "pairs": 500, "alpha": 1.0},
+    "cifar100": {**SCHEDULE, "model": "nin", "rdl_layers": ["pool1", "pool2", "act_mlpconv3_1"],
                  "supervised_layers": ["pool1", "pool2"], "hint_layer": "pool2", "shape": None,
                  "width": 1.0, "epochs": 150, "teacher_epochs": 150, "hint_epochs": 10,
-                 "batch_size": 128, "test_every": 5, "learning_rate": 0.05, "halve_every": 25, "flips": True,
-                 "pairs": 406, "alpha": 1.0, "supervision_alpha": 0.3, "seeds": 3},
-    "digits": {**MNIST_NET, "shape": [28, 28, 1], "width": 0.5, "epochs": 60,
+                 "batch_size": 128, "test_every": 5, "learning_rate": 0.05, "halve_every": 25,
+                 "flips": True, "pairs": 406, "alpha": 1.0},
+    "digits": {**MNIST_NET, **SCHEDULE, "shape": [28, 28, 1], "width": 0.5, "epochs": 60,
                "teacher_epochs": 15, "hint_epochs": 15, "batch_size": 25, "test_every": 10,
-               "learning_rate": 0.01, "halve_every": None, "flips": False, "pairs": 60,
-               "alpha": 1.0, "supervision_alpha": 0.3, "seeds": 3, "per_class": 10},
+               "learning_rate": 0.01, "pairs": 60, "alpha": 1.0, "per_class": 10},
 }
-PAPER_DATASETS = {"mnist": "mnist", "cifar100": "cifar100", "digits": "mnist"}
 
 
 class RDLHyperModel(StudyHyperModel):
@@ -77,6 +73,7 @@ class RDLHyperModel(StudyHyperModel):
         self.trial_directory = None
         self._data = None
         self._teachers = {}
+        self._teacher_rdms = (None, None)
 
     def prepare(self):
         data = self.data()
@@ -210,13 +207,19 @@ class RDLHyperModel(StudyHyperModel):
 
         if self.data().targets is None:
             layers = [layer[len(SAMPLES):] for layer in rdms if layer.startswith(SAMPLES)]
-            reference = layer_rdms(teacher, layers, self.data().samples[0])
+            reference = self.teacher_rdms(teacher, layers)
             return {f"rdm_r_{layer}": mean_correlation(rdms[SAMPLES + layer], reference[layer])
                     for layer in layers if layer in reference}
         targets = self.data().targets
         own = layer_rdms(model, list(targets), [self.data().student_train[0]], metric="mse")
         return {f"rdm_r_{layer}": rsa.compare(own[layer][0], rsa.upper_triangle(target))
                 for layer, target in targets.items()}
+
+    def teacher_rdms(self, teacher, layers):
+        """The teacher's RDMs on the test-image samples (computed once per teacher)."""
+        if self._teacher_rdms[0] is not teacher:
+            self._teacher_rdms = (teacher, layer_rdms(teacher, layers, self.data().samples[0]))
+        return self._teacher_rdms[1]
 
     def mcnemar_counts(self, condition, seed, predicted):
         """Store this trial's test predictions; for every condition of the same seed whose
@@ -305,16 +308,26 @@ def layer_rdms(model, layers, image_sets, metric=RDM_METRIC):
     """`{layer: (sets, m)}` upper triangles of the RDMs of `layers` of `model` on each image
     set (an `(sets, n, ...)` array); the layers `model` lacks are left out."""
     from kerasbio import rsa
-    from kerasbio.rsa.rdl import feature_model
 
     present = [layer for layer in layers if layer in {lay.name for lay in model.layers}]
-    features = feature_model(model, present, "model")
-    stacks = {layer: [] for layer in present}
-    for images in image_sets:
-        outputs = keras.tree.flatten(features(images, training=False))
-        for layer, output in zip(present, outputs):
-            stacks[layer].append(rsa.upper_triangle(rsa.rdm(output, metric)))
-    return {layer: np.asarray(stack, "float32") for layer, stack in stacks.items()}
+    image_sets = np.asarray(image_sets)
+    sets, size = image_sets.shape[:2]
+    flat = image_sets.reshape(sets * size, *image_sets.shape[2:])
+    outputs = _features(model, present, flat)
+    return {layer: rsa.upper_triangle(rsa.rdm(output.reshape(sets, size, -1), metric,
+                                              batch_dims=1)).astype("float32")
+            for layer, output in zip(present, outputs)}
+
+
+def _features(model, layers, images):
+    """The outputs of `layers` of `model` on `images` at inference, in batches (numpy)."""
+    from kerasbio.rsa.rdl import feature_model
+
+    features = feature_model(model, layers, "model")
+    parts = [keras.tree.flatten(features(images[start:start + EVAL_BATCH], training=False))
+             for start in range(0, len(images), EVAL_BATCH)]
+    return [np.concatenate([keras.ops.convert_to_numpy(part[i]) for part in parts])
+            for i in range(len(layers))]
 
 
 def input_rdms(image_sets, label_sets):
