@@ -129,7 +129,7 @@ def tables(settings, results):
 
 def error_table(settings, results):
     paper = PAPER_ERRORS[paper_dataset(settings)]
-    summary = mean_sd(results.assign(error=100 * results["error"]), ["condition"], ["error"])
+    summary = mean_sd(results.assign(percent=100 * results["test_error"]), ["condition"], ["percent"])
     summary = summary.set_index("condition")
     lines = [f"| method | error here (%) | paper, {paper_dataset(settings)} (%) | seeds |",
              "|---|---|---|---|"]
@@ -138,7 +138,7 @@ def error_table(settings, results):
         note = " (on its own task)" if condition == "teacher" and condition not in \
             conditions_with_predictions(results) else ""
         reference = f"{paper[condition]:.2f}" if condition in paper else "—"
-        lines.append(f"| {LABELS[condition]}{note} | {row['error']:.2f} ± {row['error_sd']:.2f}"
+        lines.append(f"| {LABELS[condition]}{note} | {row['percent']:.2f} ± {row['percent_sd']:.2f}"
                      f" | {reference} | {int(row['seeds'])} |")
     return "\n".join(lines)
 
@@ -187,7 +187,7 @@ def versus_baseline(results, condition, paper, dataset):
 
     p_paper, better_paper = paper
     better, worse, tested, ps = significance_counts(results, condition, "baseline")
-    errors = results.groupby("condition")["error"].mean() * 100
+    errors = results.groupby("condition")["test_error"].mean() * 100
     name = LABELS[condition]
     if better_paper == condition:
         claim, held = f"{name} beats the baseline significantly", better > tested / 2
@@ -228,13 +228,13 @@ def figures(settings, results, histories, directory):
 
 def error_figure(settings, results, directory):
     conditions = conditions_in(results)
-    summary = mean_sd(results.assign(error=100 * results["error"]), ["condition"], ["error"])
+    summary = mean_sd(results.assign(percent=100 * results["test_error"]), ["condition"], ["percent"])
     summary = summary.set_index("condition").loc[conditions]
     paper = PAPER_ERRORS[paper_dataset(settings)]
     figure = new_figure((9, 3.6))
     here, theirs = figure.subplots(1, 2)
     positions = np.arange(len(conditions))
-    here.bar(positions, summary["error"], yerr=summary["error_sd"], capsize=3, color="tab:blue")
+    here.bar(positions, summary["percent"], yerr=summary["percent_sd"], capsize=3, color="tab:blue")
     here.set_title(f"Here ({settings.dataset}; mean ± sd over seeds)")
     known = [c for c in conditions if c in paper]
     theirs.bar([conditions.index(c) for c in known], [paper[c] for c in known], color="tab:gray")
