@@ -39,8 +39,11 @@ def conditions_in(results):
     return [c for c in CONDITIONS if c in set(results["condition"])]
 
 
-def rdm_layers(results):
-    return [column[len("rdm_r_"):] for column in results.columns if column.startswith("rdm_r_")]
+def rdm_layers(settings, results):
+    """The layers with RDM correlations in `results`, input to output."""
+    order = [*settings.extra["rdl_layers"], "softmax"]
+    layers = [column[len("rdm_r_"):] for column in results.columns if column.startswith("rdm_r_")]
+    return sorted(layers, key=lambda layer: order.index(layer) if layer in order else -1)
 
 
 # --- McNemar (Tables 2 and 5) ----------------------------------------------------------------
@@ -67,7 +70,8 @@ def mcnemar_table(results, seed):
     """The paper's layout: p-values, an arrow to the better model where p < 0.05 (`↑` the
     column's, `←` the row's); `n/a` where a pair was not tested."""
     pairs, names = mcnemar_pairs(results, seed), conditions_with_predictions(results)
-    cells = pd.DataFrame("—", index=[LABELS[n] for n in names], columns=[LABELS[n] for n in names])
+    labels = [LABELS[name] for name in names]
+    cells = pd.DataFrame("—", index=labels, columns=labels)
     for row in names:
         for column in names:
             if row != column:
@@ -108,7 +112,7 @@ def markdown(frame):
 
 def tables(settings, results):
     sections = [("Test errors (Table 3 layout)", error_table(settings, results))]
-    layers = rdm_layers(results)
+    layers = rdm_layers(settings, results)
     if layers:
         reference = "target RDMs" if settings.extra.get("targets") else "teacher's RDMs"
         summary = mean_sd(results, ["condition"], [f"rdm_r_{layer}" for layer in layers])
@@ -119,17 +123,23 @@ def tables(settings, results):
     if conditions_with_predictions(results):
         sections.append((f"Exact McNemar tests, seed {seeds[0]} (Tables 2 and 5 layout)",
                          markdown(mcnemar_table(results, seeds[0])) +
-                         "\n\nArrows: p < 0.05 (uncorrected), pointing to the better model (↑ the "
-                         "column's, ← the row's)."))
+                         "\n\nArrows: p < 0.05 (uncorrected), pointing to the better model "
+                         "(↑ the column's, ← the row's)."))
         if len(seeds) > 1:
             sections.append(("Exact McNemar tests against the baseline, all seeds",
                              baseline_counts_table(results)))
     return sections
 
 
+def percent_errors(results):
+    """Mean and sd over seeds of the test error in %, per condition (`percent`, `percent_sd`)."""
+    return mean_sd(results.assign(percent=100 * results["test_error"]), ["condition"],
+                   ["percent"])
+
+
 def error_table(settings, results):
     paper = PAPER_ERRORS[paper_dataset(settings)]
-    summary = mean_sd(results.assign(percent=100 * results["test_error"]), ["condition"], ["percent"])
+    summary = percent_errors(results)
     summary = summary.set_index("condition")
     lines = [f"| method | error here (%) | paper, {paper_dataset(settings)} (%) | seeds |",
              "|---|---|---|---|"]
@@ -138,8 +148,8 @@ def error_table(settings, results):
         note = " (on its own task)" if condition == "teacher" and condition not in \
             conditions_with_predictions(results) else ""
         reference = f"{paper[condition]:.2f}" if condition in paper else "—"
-        lines.append(f"| {LABELS[condition]}{note} | {row['percent']:.2f} ± {row['percent_sd']:.2f}"
-                     f" | {reference} | {int(row['seeds'])} |")
+        lines.append(f"| {LABELS[condition]}{note} | {row['percent']:.2f} ± "
+                     f"{row['percent_sd']:.2f} | {reference} | {int(row['seeds'])} |")
     return "\n".join(lines)
 
 
@@ -163,8 +173,8 @@ def findings(settings, results):
     rows = [versus_baseline(results, condition, paper, dataset)
             for condition, paper in PAPER_VS_BASELINE[dataset].items()
             if condition in conditions_with_predictions(results)]
-    layers = [layer for layer in rdm_layers(results) if layer in settings.extra["rdl_layers"]
-              or settings.extra.get("targets")]
+    layers = [layer for layer in rdm_layers(settings, results)
+              if layer in settings.extra["rdl_layers"] or settings.extra.get("targets")]
     if {"rdl", "baseline"} <= set(results["condition"]) and layers:
         gains = rdm_gains(results, layers)
         reference = "target" if settings.extra.get("targets") else "teacher"
@@ -217,7 +227,7 @@ def figures(settings, results, histories, directory):
     artefacts = artefact_directory(project_directory(directory))
     made = [error_figure(settings, results, directory),
             curves_figure(results, histories, directory)]
-    if rdm_layers(results):
+    if rdm_layers(settings, results):
         made.append(similarity_figure(settings, results, directory))
     seed = int(sorted(results["seed"].unique())[0])
     if os.path.isdir(artefacts):
@@ -227,24 +237,26 @@ def figures(settings, results, histories, directory):
 
 
 def error_figure(settings, results, directory):
-    conditions = conditions_in(results)
-    summary = mean_sd(results.assign(percent=100 * results["test_error"]), ["condition"], ["percent"])
-    summary = summary.set_index("condition").loc[conditions]
+    """Test error per method, here and in the paper; a teacher tested on its own task (another
+    test set) is left out of the bars and named in the title."""
+    conditions = conditions_with_predictions(results) or conditions_in(results)
+    summary = percent_errors(results).set_index("condition")
     paper = PAPER_ERRORS[paper_dataset(settings)]
     figure = new_figure((9, 3.6))
     here, theirs = figure.subplots(1, 2)
     positions = np.arange(len(conditions))
-    here.bar(positions, summary["percent"], yerr=summary["percent_sd"], capsize=3, color="tab:blue")
-    here.set_title(f"Here ({settings.dataset}; mean ± sd over seeds)")
+    here.bar(positions, summary.loc[conditions, "percent"],
+             yerr=summary.loc[conditions, "percent_sd"], capsize=3, color="tab:blue")
+    title = f"Here ({settings.dataset}; mean ± sd over seeds)"
+    if "teacher" in summary.index and "teacher" not in conditions:
+        title += f"\nteacher on its own task: {summary.loc['teacher', 'percent']:.2f}%"
+    here.set_title(title)
     known = [c for c in conditions if c in paper]
     theirs.bar([conditions.index(c) for c in known], [paper[c] for c in known], color="tab:gray")
     theirs.set_title(f"Paper, Table 3 ({paper_dataset(settings)})")
     for ax in (here, theirs):
         ax.set_xticks(positions, [LABELS[c] for c in conditions], rotation=30, ha="right")
         ax.set_ylabel("test error (%)")
-    if "teacher" in conditions and "teacher" not in conditions_with_predictions(results):
-        here.annotate("teacher: own task", (conditions.index("teacher"), 0), ha="center",
-                      va="bottom", fontsize=7, rotation=90)
     save_png(figure, os.path.join(directory, "errors.png"))
     return "errors.png", "Test error per method (Table 3), here and in the paper."
 
@@ -264,6 +276,7 @@ def curves_figure(results, histories, directory):
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{title} error (%)")
         ax.set_title(f"{title.capitalize()} error (mean over seeds)")
+    axes[1].tick_params(labelleft=True)
     axes[0].legend(fontsize=7)
     save_png(figure, os.path.join(directory, "curves.png"))
     return "curves.png", ("Training and test error through training (Figs. 2, 5; the teacher "
@@ -271,8 +284,9 @@ def curves_figure(results, histories, directory):
 
 
 def similarity_figure(settings, results, directory):
-    layers = rdm_layers(results)
+    layers = rdm_layers(settings, results)
     summary = mean_sd(results, ["condition"], [f"rdm_r_{layer}" for layer in layers])
+    summary = summary.set_index("condition").loc[conditions_in(results)].reset_index()
     figure = new_figure((5.5, 3.8))
     ax = figure.add_subplot()
     for _, row in summary.iterrows():
@@ -331,8 +345,8 @@ def rdm_figure(settings, results, artefacts, seed, directory):
             ax.axis("off")
     save_png(figure, os.path.join(directory, "rdms.png"))
     return "rdms.png", (f"RDMs (Euclidean, shown as rank percentiles 0-100) of 10 test images "
-                        f"per class, per layer and method, seed {seed}, with the pixel and label "
-                        f"RDMs (Fig. 3).")
+                        f"per class (ticks: the student's class numbers), per layer and method, seed "
+                        f"{seed}, with the pixel and label RDMs (Fig. 3).")
 
 
 def mds_figure(settings, results, artefacts, seed, directory):

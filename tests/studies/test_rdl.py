@@ -44,7 +44,8 @@ def results_from_predictions(y, predictions, seed=0):
         row = {"trial_id": str(index), "experiment": 1, "condition": name, "seed": seed,
                "status": "COMPLETED", "test_error": float(np.mean(predictions[name] != y))}
         for other in names[:index]:
-            right, wrong = kerasbio.stats.discordant_counts(y, predictions[name], predictions[other])
+            right, wrong = kerasbio.stats.discordant_counts(y, predictions[name],
+                                                            predictions[other])
             row |= {f"right_only_vs_{other}": right, f"wrong_only_vs_{other}": wrong}
         rows.append(row)
     return pd.DataFrame(rows)
@@ -60,7 +61,7 @@ def test_mcnemar_table_from_stored_counts_matches_the_exact_test_on_predictions(
     expected = 2 * scipy.stats.binom.cdf(5, 45, 0.5)
     assert table.loc["baseline", "fine-tuning"] == f"{expected:.2f} ↑"
     assert table.loc["fine-tuning", "baseline"] == f"{expected:.2f} ←"
-    assert "↑" not in table.loc["fine-tuning", "RDL"] and "←" not in table.loc["fine-tuning", "RDL"]
+    assert not {"↑", "←"} & set(table.loc["fine-tuning", "RDL"])
 
 
 def test_findings_count_significant_seeds_against_the_paper():
