@@ -156,7 +156,8 @@ def test_rdl_pulls_the_students_rdm_toward_the_reference(mode):
 
 def tiny_settings():
     settings = STUDY.settings(quick=True, epochs=2, seeds=1)
-    settings.extra |= {"teacher_epochs": 1, "hint_epochs": 1, "width": 0.25, "test_every": 1}
+    settings.extra |= {"teacher_epochs": 1, "hint_epochs": 1, "width": 0.25, "test_every": 1,
+                       "batch_size": 50}
     return settings
 
 
@@ -175,6 +176,7 @@ def check_run(out, conditions):
     return results.set_index("condition")
 
 
+@pytest.mark.slow
 def test_tiny_end_to_end_run(tmp_path):
     """Baseline and RDL (the teacher trained on the way): tables, McNemar counts, figures."""
     settings, out = tiny_settings(), str(tmp_path / "run")
