@@ -199,3 +199,36 @@ def test_tiny_end_to_end_run_of_all_conditions(tmp_path):
     assert {f"right_only_vs_{c}" for c in ("baseline", "finetuning", "deep_supervision",
                                            "hints")} <= set(rdl.dropna().index)
     assert "right_only_vs_teacher" not in rdl.dropna().index
+
+
+def test_report_is_built_from_stored_results_and_artefacts(tmp_path):
+    """Tables, findings and figures from a run's results and stored RDMs, without training."""
+    from kerasbio.studies.rdl import INPUT_RDMS, SAMPLES, SHOWN, artefact_directory
+    from kerasbio.studies.report import write_report
+
+    y, predictions = predictions_with_known_discordance()
+    results = results_from_predictions(y, predictions)
+    rng = np.random.default_rng(0)
+    layers = ["pool1", "pool2", "act_fc1", "softmax"]
+    for depth, layer in enumerate(layers):  # RDL closest to the teacher, most in deep layers
+        results[f"rdm_r_{layer}"] = [0.9 - 0.2 * depth, 0.9 - 0.2 * depth, 0.95 - 0.1 * depth]
+    artefacts = artefact_directory(str(tmp_path / "search"))
+    os.makedirs(artefacts)
+    triangles = {SHOWN: lambda: rng.uniform(size=45), SAMPLES: lambda: rng.uniform(size=(3, 45))}
+    for condition in predictions:
+        np.savez(os.path.join(artefacts, f"{condition}_seed0_rdms.npz"),
+                 **{part + layer: make() for part, make in triangles.items() for layer in layers})
+    np.savez(os.path.join(artefacts, INPUT_RDMS), shown_classes=np.repeat(np.arange(5), 2),
+             **{part + name: make() for part, make in triangles.items()
+                for name in ("pixels", "labels")})
+    settings = STUDY.settings(quick=True, seeds=1)
+    write_report(STUDY, settings, str(tmp_path), results,
+                 pd.DataFrame(columns=["trial_id", "epoch"]), runs=[])
+    report = open(tmp_path / "report.md").read()
+    mcnemar = rdl_report.markdown(rdl_report.mcnemar_table(results, seed=0))
+    assert mcnemar in report and "| baseline | — | 0.00 ↑ | 0.00 ↑ |" in mcnemar
+    assert "| The pull is largest in the deepest RDL layer |" in report
+    assert "largest at act_fc1 | yes |" in report
+    for name in ("errors.png", "rdm_similarity.png", "rdms.png", "mds.png"):
+        assert imread(os.path.join(tmp_path, name)).shape[0] > 100, name
+    assert not os.path.exists(tmp_path / "curves.png")  # no histories, no curves
