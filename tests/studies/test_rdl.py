@@ -131,7 +131,7 @@ def toy_network(name, seed):
         hidden), name=name)
 
 
-@pytest.mark.parametrize("mode", ["teacher", "targets"])
+@pytest.mark.parametrize("mode", [pytest.param("teacher", marks=pytest.mark.slow), "targets"])
 def test_rdl_pulls_the_students_rdm_toward_the_reference(mode):
     x = np.random.default_rng(1).normal(size=(64, 8)).astype("float32")
     y = (x[:, 0] > 0).astype("int32")
