@@ -125,7 +125,7 @@ def tables(settings, results):
                          markdown(mcnemar_table(results, seeds[0])) +
                          "\n\nArrows: p < 0.05 (uncorrected), pointing to the better model "
                          "(↑ the column's, ← the row's)."))
-        if len(seeds) > 1:
+        if len(seeds) > 1 and "baseline" in conditions_with_predictions(results):
             sections.append(("Exact McNemar tests against the baseline, all seeds",
                              baseline_counts_table(results)))
     return sections
@@ -172,7 +172,7 @@ def findings(settings, results):
     dataset = paper_dataset(settings)
     rows = [versus_baseline(results, condition, paper, dataset)
             for condition, paper in PAPER_VS_BASELINE[dataset].items()
-            if condition in conditions_with_predictions(results)]
+            if {condition, "baseline"} <= set(conditions_with_predictions(results))]
     layers = [layer for layer in rdm_layers(settings, results)
               if layer in settings.extra["rdl_layers"] or settings.extra.get("targets")]
     if {"rdl", "baseline"} <= set(results["condition"]) and layers:
