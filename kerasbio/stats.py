@@ -15,6 +15,7 @@ from kerasbio._core.validation import (
     invalid_argument,
     validate_array,
     validate_bool,
+    validate_int,
     validate_range,
 )
 
@@ -83,7 +84,13 @@ def mcnemar(y_true, pred_a, pred_b, exact=True):
         `McNemarResult(statistic, pvalue)`.
     """
     validate_bool("exact", exact)
-    b, c = discordant_counts(y_true, pred_a, pred_b)
+    return mcnemar_from_counts(*discordant_counts(y_true, pred_a, pred_b), exact=exact)
+
+
+def mcnemar_from_counts(b, c, exact=True):
+    """`mcnemar` from the discordant counts: `b` examples only model A classifies correctly,
+    `c` only model B (e.g. as stored by a study's trials)."""
+    b, c = validate_int("b", b, low=0), validate_int("c", c, low=0)
     if b + c == 0:
         return McNemarResult(0.0, 1.0)
     if exact:

@@ -3,7 +3,7 @@ import pytest
 import scipy.stats
 from statsmodels.stats.contingency_tables import mcnemar as statsmodels_mcnemar
 
-from kerasbio.stats import discordant_counts, mcnemar, mcnemar_table
+from kerasbio.stats import discordant_counts, mcnemar, mcnemar_from_counts, mcnemar_table
 
 
 def predictions_from_table(both, a_only, b_only, neither):
@@ -83,3 +83,17 @@ def test_binary_model_probabilities_are_thresholded_not_argmaxed():
 def test_predictions_that_are_not_labels_or_probabilities_are_refused(predictions, fragment):
     with pytest.raises(ValueError, match=fragment):
         mcnemar(np.array([0, 1, 0, 1]), predictions, np.array([0, 1, 1, 1]))
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_counts_give_the_same_test_as_predictions(table):
+    y, pred_a, pred_b = predictions_from_table(*table)
+    for exact in (True, False):
+        assert mcnemar_from_counts(table[1], table[2], exact=exact) == mcnemar(
+            y, pred_a, pred_b, exact=exact)
+
+
+@pytest.mark.parametrize("b, c", [(-1, 3), (2.5, 3), (3, float("nan")), (True, 2)])
+def test_counts_that_are_not_whole_non_negative_numbers_are_refused(b, c):
+    with pytest.raises(ValueError, match="Invalid value received for argument `[bc]`"):
+        mcnemar_from_counts(b, c)

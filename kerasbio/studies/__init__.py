@@ -12,6 +12,7 @@ STUDIES = {
     "uncertainty": "kerasbio.studies.uncertainty",
     "readout": "kerasbio.studies.readout",
     "robustness": "kerasbio.studies.robustness",
+    "rdl": "kerasbio.studies.rdl",
 }
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")

@@ -9,6 +9,8 @@ from kerasbio.studies import STRATEGIES, STUDIES
 STUDY_OPTIONS = {
     "readout": [("--confidence", {"metavar": "FILE.csv", "help": "human confidence per image "
                                   "(columns image, set, label, confidence; see the README)"})],
+    "rdl": [("--targets", {"metavar": "FILE.npz", "help": "RDL toward fixed (e.g. brain) RDMs "
+                           "instead of a teacher (format: see the README)"})],
 }
 
 

@@ -58,6 +58,8 @@ class StudyTuner(keras_tuner.Tuner):
         start = time.perf_counter()
         try:
             model = self._build(trial.hyperparameters)
+            # Where a HyperModel may keep a trial's files (e.g. predictions for a McNemar test).
+            self.hypermodel.trial_directory = self.get_trial_dir(trial.trial_id)
             callbacks = [ReportEpochs(self.oracle, trial.trial_id)]
             results = self.hypermodel.fit(trial.hyperparameters, model, callbacks=callbacks,
                                           verbose=self.fit_verbose)
