@@ -40,7 +40,8 @@ def test_version_and_help_do_not_load_tensorflow():
     assert out.strip().endswith("TF False")
 
 
-@pytest.mark.parametrize("first", ["keras", "tensorflow"])
+# Each case starts two Python processes importing TensorFlow (~15 s): the second order is slow.
+@pytest.mark.parametrize("first", ["keras", pytest.param("tensorflow", marks=pytest.mark.slow)])
 def test_layers_register_when_keras_loads_after_kerasbio(tmp_path, first):
     path = tmp_path / "noisy.keras"
     run_python(f"""

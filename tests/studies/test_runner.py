@@ -100,6 +100,7 @@ run_study(study, study.settings(seeds=2, sleep=0.4, log={log!r}), {out!r}, comma
 """
 
 
+@pytest.mark.slow  # ~50 s; test_oracle covers the same reload in-process in the default run
 def test_sigkill_mid_search_then_restart_repeats_and_loses_nothing(tmp_path):
     out, log = str(tmp_path / "killed"), str(tmp_path / "runs.log")
     script = SCRIPT.format(here=HERE, log=log, out=out)
