@@ -3,14 +3,14 @@
 import os
 import zipfile
 
-from kerasbio.studies.command import _positive_int
+from kerasbio._core.arguments import positive_int
 
 
 def configure(parser):
     """The sub-command's arguments; the handler writes the SavedModel."""
     parser.add_argument("model", metavar="MODEL.keras", help="a model saved with model.save")
     parser.add_argument("directory", metavar="DIR", help="where to write the SavedModel")
-    parser.add_argument("--samples", type=_positive_int, default=10,
+    parser.add_argument("--samples", type=positive_int, default=10,
                         help="MC draws per example of the mc_predict endpoint (default 10)")
     parser.add_argument("--from-logits", action="store_true",
                         help="the model outputs logits: softmax each draw before the statistics")

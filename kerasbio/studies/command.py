@@ -1,8 +1,8 @@
 """`kerasbio study ...` and `kerasbio report DIR`. Imports nothing heavy until a handler runs."""
 
-import argparse
 import os
 
+from kerasbio._core.arguments import positive_float, positive_int
 from kerasbio.studies import STRATEGIES, STUDIES
 
 # Options of one study only: study -> [(flag, argparse keywords)], passed to its `settings`.
@@ -32,13 +32,13 @@ def _add_study_arguments(parser, name):
     parser.add_argument("--dataset", help="data set name for kerasbio.data.load")
     parser.add_argument("--data-dir", help="TFDS data directory (default: TFDS' own)")
     parser.add_argument("--out", help=f"output directory (default: runs/{name}[-quick])")
-    parser.add_argument("--epochs", type=_positive_int, help="epochs per trial")
-    parser.add_argument("--seeds", type=_positive_int, help="seeds per cell (each a trial)")
+    parser.add_argument("--epochs", type=positive_int, help="epochs per trial")
+    parser.add_argument("--seeds", type=positive_int, help="seeds per cell (each a trial)")
     parser.add_argument("--strategy", default="default", choices=STRATEGIES,
                         help="tf.distribute strategy (batch size is global)")
     parser.add_argument("--overwrite", action="store_true", help="delete --out and start afresh")
     parser.add_argument("--verbose", action="store_true", help="Keras' per-epoch output")
-    parser.add_argument("--export", nargs="?", const=10, type=_positive_int, metavar="SAMPLES",
+    parser.add_argument("--export", nargs="?", const=10, type=positive_int, metavar="SAMPLES",
                         help="export each condition's best model as a SavedModel to OUT/models "
                              "(mc_predict with SAMPLES draws, default 10)")
     for flag, options in STUDY_OPTIONS.get(name, ()):
@@ -57,7 +57,7 @@ def _add_distributed_arguments(parser):
     group.add_argument("--tuner-id", metavar="ID",
                        help="a worker's name, unique, the same on restart "
                             "(default: $KERASTUNER_TUNER_ID)")
-    group.add_argument("--connect-timeout", type=_positive_float, default=60.0, metavar="S",
+    group.add_argument("--connect-timeout", type=positive_float, default=60.0, metavar="S",
                        help="seconds a worker waits for the chief (default: 60)")
     parser.add_argument("--gpus", metavar="I,J",
                         help="GPUs to use, by index (default: all visible); memory growth on")
@@ -70,27 +70,9 @@ def _study_options(args):
 
 
 def _experiment(text):
-    return text if text == "all" else _positive_int(text)
+    return text if text == "all" else positive_int(text)
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
-    return value
 
 
 def configure_report(parser):

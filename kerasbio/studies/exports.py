@@ -95,4 +95,3 @@ def _delete_other_trial_models(out, kept_trial_ids):
         if entry.startswith("trial_") and entry[len("trial_"):] not in kept_trial_ids \
                 and os.path.exists(path):
             os.remove(path)
-
