@@ -427,6 +427,8 @@ def _correlation_findings(results):
     rows = summary(results, 1)
     if rows.empty:
         rows = summary(results, 3)
+    if rows.empty:
+        return []
     names = correlation_layers(rows)
     parts, verdicts = [], []
     for name in names:
