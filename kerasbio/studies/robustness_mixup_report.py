@@ -48,20 +48,22 @@ def table(rows, layers):
 
 def raised(rows, layers, stat):
     """`(raised, compared, text)`: of the (layer, mixup paradigm) pairs measured, how many have a
-    higher `stat` than vanilla training, and the values as text."""
+    `stat` higher than vanilla training's by more than the two sds over seeds combined, and the
+    values as text."""
     count = total = 0
     parts = []
     for name in layers:
         values = _measured(rows, name, stat)
         if "vanilla" not in values:
             continue
-        base = values["vanilla"][0]
+        base, base_sd = values["vanilla"]
         for paradigm in PARADIGMS[1:]:
             if paradigm in values:
+                value, sd = values[paradigm]
                 total += 1
-                count += values[paradigm][0] > base
+                count += value - base > np.hypot(sd, base_sd)
                 parts.append(f"layer {THESIS_LAYERS[name]} {LABELS[paradigm].lower()} "
-                             f"{values[paradigm][0]:.2f} vs {base:.2f}")
+                             f"{value:.3f} ± {sd:.3f} vs {base:.3f} ± {base_sd:.3f}")
     return count, total, "; ".join(parts)
 
 
@@ -99,5 +101,5 @@ def findings(rows, layers):
                 f"Input and manifold mixup raise the {words} correlation of VGG-11's units over "
                 "vanilla training (3.2.4).",
                 f"{paper} of {paper_total} (layer, mixup) pairs higher (Table 3.2)",
-                f"{count} of {total}: {text}", count > total / 2))
+                f"{count} of {total} higher beyond the seeds' sds: {text}", count > total / 2))
     return result

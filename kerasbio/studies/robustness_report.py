@@ -327,7 +327,7 @@ def _figure_mixup_correlation(settings, results):
                                  "robustness_correlation_mixup.png", caption)
 
 
-def _correlation_contours(rows, conditions, name, caption):
+def _correlation_contours(rows, conditions, filename, caption):
     """Contours of the smoothed correlation, a row per analysed layer, a column per condition."""
     if rows.empty:
         return None
@@ -354,7 +354,7 @@ def _correlation_contours(rows, conditions, name, caption):
     figure.colorbar(contour, cax=axes[0, -1], label="smoothed correlation")
     for ax in axes[1:, -1]:
         ax.axis("off")
-    return name, caption, figure
+    return filename, caption, figure
 
 
 def _best_counts(rows, sets, conditions, winners, layer=1):
