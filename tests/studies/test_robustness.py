@@ -230,7 +230,7 @@ def test_tiny_end_to_end_run(tmp_path):
 def test_input_mixup_mixes_inputs_and_labels_exactly_with_beta_weights():
     """Eq. 3.1 with the study's alpha: each batch is `lambda a + (1 - lambda) b` for one drawn
     lambda and a permutation, on inputs and one-hot labels alike, lambda ~ Beta(alpha, alpha)."""
-    alpha, batch, draws = MIXUP_ALPHA["input_mixup"], 8, 120
+    alpha, batch, draws = MIXUP_ALPHA["input_mixup"], 8, 100
     x = np.eye(batch, dtype="float32")  # row i reveals its partner and lambda
     y = np.eye(3, dtype="float32")[np.random.default_rng(0).integers(0, 3, batch)]
     generator = keras.random.SeedGenerator(0)
