@@ -9,6 +9,9 @@
 - Experiment 3 (4.2, Tables 4.1-4.5): VGG-11 (Table 3.1) with SpatialDropout, SpatialDropoutMod
   (`SimilarMapDropout`), DropBlock (one mask shared by the maps), DropBlockRandom and CorrDrop
   at the thesis' layer 1, 3, 5, 6 or 8, the DropBlock rates ramped linearly from 0.
+- Experiment 4 (3.2.4, Table 3.2): VGG-11 trained without augmentation (vanilla), with input
+  mixup or with manifold mixup (`kerasbio.analysis.ManifoldMixup`; alpha and mixing points in
+  `robustness_models`), each analysed by chapter 3 at the thesis' layers 3, 5, 6, 8 and 9.
 - Chapter 3 on every trained network: the kernel-smoothed correlation of its units as a function
   of distance and kernel similarity (`kerasbio.analysis`, Table 3.2 summary, contour figure).
 
@@ -29,8 +32,9 @@ computed by `kerasbio.data.corrupt`), All-CNN-C at 0.35 width, Adam 1e-3 (SGD at
 rate does not leave chance level in a few epochs on digits), 10 epochs, two seeds, experiments
 1-2 (`--experiment 3` adds chapter 4: VGG-11 at 0.25 width, layers 1 and 3, DropBlock blocks of
 3). Settings' `extra["corruptions"]` names the corruptions evaluated (None: the registry's, or
-on CIFAR-10 the published 19). Chapter 3 runs on the trained networks without the mixup and
-manifold-mixup training of Table 3.2 (not implemented here).
+on CIFAR-10 the published 19). Experiment 4: SGD momentum 0.9, lr 0.01, weight decay
+1e-4 (3.2.3; L2 5e-5), 50 epochs (the thesis trains to ~80% test accuracy); quick: as experiment
+3, correlations at layers 3 and 5 (`--experiment 4`, not in the default quick run).
 
 `evaluate(model, x, y)` runs the evaluation on any classifier.
 """
@@ -52,6 +56,7 @@ from kerasbio.studies.base import (Settings, Study, StudyHyperModel, check_finit
 
 CONDITIONS = ("baseline", "ug", "up", "cg", "cp")
 METHODS = ("spatial_dropout", "spatial_dropout_mod", "dropblock", "dropblock_random", "corrdrop")
+PARADIGMS = ("vanilla", "input_mixup", "manifold_mixup")
 METRICS = ("accuracy", "nll", "ece")
 SEVERITIES = (1, 2, 3, 4, 5)
 ECE_BINS = 15
@@ -69,14 +74,20 @@ FULL = {"chapter2": {"width": 1.0, "epochs": 350, "optimizer": "nesterov", "lear
                      "boundaries": (200, 250, 300), "l2": 1e-3},
         "chapter4": {"width": 1.0, "epochs": 50, "optimizer": "momentum", "learning_rate": 0.01,
                      "boundaries": (), "l2": 5e-4},
+        "chapter3": {"width": 1.0, "epochs": 50, "optimizer": "momentum", "learning_rate": 0.01,
+                     "boundaries": (), "l2": 5e-5},
         "layers": (1, 3, 5, 6, 8), "seeds": 5, "batch_size": 128, "block_size": 5,
-        "correlation": {"samples": 100, "all_cnn_c": ["conv1"], "vgg11": ["conv5", "conv6"]}}
+        "correlation": {"samples": 100, "all_cnn_c": ["conv1"], "vgg11": ["conv5", "conv6"],
+                        "mixup": ["conv2", "conv3", "conv4", "conv5", "conv6"]}}
 QUICK = {"chapter2": {"width": 0.35, "epochs": 10, "optimizer": "adam", "learning_rate": 1e-3,
                       "boundaries": (), "l2": 0.0},
          "chapter4": {"width": 0.25, "epochs": 10, "optimizer": "adam", "learning_rate": 1e-3,
                       "boundaries": (), "l2": 0.0},
+         "chapter3": {"width": 0.25, "epochs": 10, "optimizer": "adam", "learning_rate": 1e-3,
+                      "boundaries": (), "l2": 0.0},
          "layers": (1, 3), "seeds": 2, "batch_size": 32, "block_size": 3,
-         "correlation": {"samples": 16, "all_cnn_c": ["conv1", "conv2"], "vgg11": ["conv2"]}}
+         "correlation": {"samples": 16, "all_cnn_c": ["conv1", "conv2"], "vgg11": ["conv2"],
+                         "mixup": ["conv2", "conv3"]}}
 SPATIAL_RATE = 0.5  # "the dropout probability is 50%" (4.2.2)
 DROPBLOCK_RATE = 0.1  # Ghiasi et al.'s final drop rate; the thesis gives none for chapter 4
 CORRELATION_GRID = 9  # points per axis of the stored smoothed-correlation grid
@@ -314,7 +325,7 @@ class RobustnessHyperModel(StudyHyperModel):
         return self._sets
 
     def protocol(self, cell):
-        return self.settings.extra["chapter2" if _chapter(cell) == 2 else "chapter4"]
+        return self.settings.extra[f"chapter{_chapter(cell)}"]
 
     def build_model(self, hp):
         cell = self.values(hp)
@@ -325,6 +336,9 @@ class RobustnessHyperModel(StudyHyperModel):
             model = robustness_models.chapter2_network(
                 shape, classes, cell["condition"], bool(cell["dropout"]), protocol["width"],
                 protocol["l2"], seed)
+        elif _chapter(cell) == 3:
+            model = robustness_models.chapter3_network(
+                shape, classes, cell["condition"], protocol["width"], protocol["l2"], seed)
         else:
             model = robustness_models.chapter4_network(
                 shape, classes, cell["condition"], int(cell["layer"]), protocol["width"],
@@ -349,14 +363,17 @@ class RobustnessHyperModel(StudyHyperModel):
         metrics = {"best_validation_accuracy": float(max(history.history["val_accuracy"]))}
         metrics.update(flat_metrics(measure(model, self.sets(), y_test)))
         correlation = self.settings.extra["correlation"]
-        for name in correlation["all_cnn_c" if _chapter(cell) == 2 else "vgg11"]:
+        network = robustness_models.trained_network(model)
+        for name in correlation[{2: "all_cnn_c", 3: "mixup", 4: "vgg11"}[_chapter(cell)]]:
             metrics.update(robustness_models.correlation_metrics(
-                model, name, x_test, correlation["samples"], CORRELATION_GRID, int(cell["seed"])))
+                network, name, x_test, correlation["samples"], CORRELATION_GRID, int(cell["seed"])))
         return metrics
 
 
 def _chapter(cell):
-    return 4 if 3 in experiment_numbers(cell["experiment"]) else 2
+    """The thesis chapter of a cell: 2 (experiments 1-2), 4 (experiment 3) or 3 (experiment 4)."""
+    numbers = experiment_numbers(cell["experiment"])
+    return 4 if 3 in numbers else 3 if 4 in numbers else 2
 
 
 def _optimizer(protocol, examples, batch_size):
@@ -382,7 +399,8 @@ class RobustnessStudy(Study):
     objective = keras_tuner.Objective("accuracy_clean", "max")
     experiments = {1: "All-CNN-C, layer-1 noise, no dropout (Tables 2.3, 2.5)",
                    2: "All-CNN-C, layer-1 noise, with dropout (Tables 2.4, 2.6)",
-                   3: "VGG-11, structured dropout at one layer (Tables 4.1-4.5)"}
+                   3: "VGG-11, structured dropout at one layer (Tables 4.1-4.5)",
+                   4: "ch. 3: correlation analysis with and without mixup (Table 3.2)"}
     progress_metrics = ("accuracy_clean", "accuracy_central", "accuracy_mean")
     axes = ("experiment", "condition", "dropout", "layer", "seed")
 
@@ -391,7 +409,7 @@ class RobustnessStudy(Study):
         grid = QUICK if quick else FULL
         dataset = dataset or ("digits" if quick else "cifar10")
         protocols = {chapter: {**grid[chapter], "boundaries": list(grid[chapter]["boundaries"])}
-                     for chapter in ("chapter2", "chapter4")}
+                     for chapter in ("chapter2", "chapter3", "chapter4")}
         if epochs:
             for protocol in protocols.values():
                 protocol["boundaries"] = [round(b * epochs / protocol["epochs"])
@@ -409,12 +427,15 @@ class RobustnessStudy(Study):
 
     def cells(self, settings):
         """Experiments 1-2: the five conditions without / with dropout; experiment 3: the five
-        methods at each layer; seeds innermost."""
+        methods at each layer; experiment 4: the three training paradigms; seeds innermost."""
         parts = []
         for number in settings.experiments:
             if number in (1, 2):
                 parts += [{"experiment": str(number), "condition": condition,
                            "dropout": number == 2, "layer": 1} for condition in CONDITIONS]
+            elif number == 4:
+                parts += [{"experiment": "4", "condition": paradigm, "dropout": False, "layer": 1}
+                          for paradigm in PARADIGMS]
             else:
                 parts += [{"experiment": "3", "condition": method, "dropout": False,
                            "layer": int(layer)}

@@ -8,6 +8,13 @@ import kerasbio
 
 # The thesis counts VGG-11's pools as layers: its layer n is our convolution DUTTA_LAYERS[n].
 DUTTA_LAYERS = {1: "conv1", 3: "conv2", 5: "conv3", 6: "conv4", 8: "conv5", 9: "conv6"}
+# Chapter 3's training paradigms (Table 3.2's columns) and their Beta(alpha, alpha) parameter:
+# the thesis gives none, so Zhang et al.'s CIFAR-10 value for input mixup and Verma et al.'s for
+# manifold mixup.
+MIXUP_ALPHA = {"input_mixup": 1.0, "manifold_mixup": 2.0}
+# Manifold mixup's mixing points, as Verma et al. for their ResNets (the input, after the first
+# and after the second block): before these VGG-11 layers (conv1 = the input).
+MANIFOLD_POINTS = ("conv1", "conv2", "conv3")
 
 
 def chain_with(model, wrap=None, after=None, l2=0.0):
@@ -27,13 +34,20 @@ def chain_with(model, wrap=None, after=None, l2=0.0):
     for make in after.get("input", ()):
         x = make()(x)
     for layer in model.layers[1:]:
-        fresh = layer.__class__.from_config(layer.get_config())
-        if l2 and hasattr(fresh, "kernel_regularizer"):
-            fresh.kernel_regularizer = keras.regularizers.L2(l2)
+        fresh = fresh_copy(layer, l2)
         x = wrap.get(layer.name, lambda same: same)(fresh)(x)
         for make in after.get(layer.name, ()):
             x = make()(x)
     return keras.Model(inputs, x, name=model.name)
+
+
+def fresh_copy(layer, l2=0.0):
+    """An unbuilt copy of `layer`, with an L2 penalty `l2 * sum(w^2)` on its kernel if it has one
+    (0: none)."""
+    fresh = layer.__class__.from_config(layer.get_config())
+    if l2 and hasattr(fresh, "kernel_regularizer"):
+        fresh.kernel_regularizer = keras.regularizers.L2(l2)
+    return fresh
 
 
 def noise_wrap(condition, seed):
@@ -87,6 +101,28 @@ def chapter4_network(input_shape, classes, method, layer, width, l2, block_size,
     if where == "wrap":
         return chain_with(base, wrap={name: make}, l2=l2)
     return chain_with(base, after={name: [make]}, l2=l2)
+
+
+def chapter3_network(input_shape, classes, paradigm, width, l2, seed):
+    """VGG-11 (Table 3.1) for chapter 3: `"vanilla"`, or wrapped in `kerasbio.analysis.
+    ManifoldMixup` mixing the inputs only (`"input_mixup"`, Zhang et al.) or at a point drawn
+    each step from `MANIFOLD_POINTS` (`"manifold_mixup"`, Verma et al.); the wrapped chain is
+    the trainer's `network`."""
+    base = kerasbio.models.vgg11(input_shape, classes, width=width)
+    if paradigm == "vanilla":
+        return chain_with(base, l2=l2)
+    network = keras.Sequential([keras.Input(input_shape),
+                                *(fresh_copy(layer, l2) for layer in base.layers[1:])],
+                               name=base.name)
+    names = [layer.name for layer in network.layers]
+    points = MANIFOLD_POINTS if paradigm == "manifold_mixup" else MANIFOLD_POINTS[:1]
+    return kerasbio.analysis.ManifoldMixup(network, [names.index(name) for name in points],
+                                           MIXUP_ALPHA[paradigm], seed=seed)
+
+
+def trained_network(model):
+    """The network of a trained model: a mixup trainer's wrapped chain, or the model itself."""
+    return getattr(model, "network", model)
 
 
 def kernel_layer(model, name):

@@ -8,16 +8,17 @@ import numpy as np
 import pandas as pd
 
 from kerasbio._core.plotting import new_figure, save_png
+from kerasbio.studies import robustness_mixup_report as mixup_report
 from kerasbio.studies import robustness_reference as reference
 from kerasbio.studies.base import Finding, experiment_rows
 from kerasbio.studies.results import mean_sd
-from kerasbio.studies.robustness import CONDITIONS, METHODS, SEVERITIES
+from kerasbio.studies.robustness import CONDITIONS, METHODS, PARADIGMS, SEVERITIES
 from kerasbio.studies.robustness_models import DUTTA_LAYERS
 
 LABELS = {"baseline": "Baseline", "ug": "UG", "up": "UP", "cg": "CG", "cp": "CP",
           "spatial_dropout": "SpatialDropout", "spatial_dropout_mod": "SpatialDropoutMod",
           "dropblock": "DropBlock", "dropblock_random": "DropBlockRandom",
-          "corrdrop": "CorrDrop"}
+          "corrdrop": "CorrDrop", **mixup_report.LABELS}
 COLORS = dict(zip(CONDITIONS, ("black", "tab:blue", "tab:cyan", "tab:red", "tab:orange")))
 COLORS.update(zip(METHODS, ("tab:blue", "tab:cyan", "black", "tab:green", "tab:red")))
 OCCLUSION_ROWS = ("clean", "central", "checkerboard", "horizontal_bars", "vertical_bars",
@@ -141,7 +142,9 @@ def tables(settings, results):
     if correlation:
         sections.append(("Correlations of the trained networks' units (Table 3.2 summary)",
                          correlation))
-    return sections
+    rows = summary(results, 4)
+    mixup = mixup_report.section(rows, correlation_layers(rows), settings.quick)
+    return sections + ([mixup] if mixup else [])
 
 
 def _missing_corruptions(settings, results):
@@ -188,7 +191,8 @@ def _correlation_table(results):
 def figures(settings, results, directory):
     """Occlusion bars, corruption-severity curves and the correlation contours as PNGs."""
     made = []
-    for draw in (_figure_examples, _figure_occlusions, _figure_corruptions, _figure_correlation):
+    for draw in (_figure_examples, _figure_occlusions, _figure_corruptions, _figure_correlation,
+                 _figure_mixup_correlation):
         drawn = draw(settings, results)
         if drawn is not None:
             name, caption, figure = drawn
@@ -307,10 +311,28 @@ def correlation_grid(rows, condition, name, layer=1):
 
 def _figure_correlation(settings, results):
     rows = summary(results, 1) if not experiment_rows(results, 1).empty else summary(results, 3)
+    caption = ("Thesis Figs. 3.2-3.7 for the trained networks: kernel-smoothed correlation of "
+               "units after each layer's activation against distance and kernel similarity "
+               "(Eq. 3.6), mean over seeds; one colour scale; blank where no unit pair lies "
+               "near.")
+    return _correlation_contours(rows, (*CONDITIONS, *METHODS), "robustness_correlation.png",
+                                 caption)
+
+
+def _figure_mixup_correlation(settings, results):
+    caption = ("Thesis Figs. 3.2-3.7 (experiment 4): kernel-smoothed correlation of VGG-11's "
+               "units (Eq. 3.6) after vanilla, input-mixup and manifold-mixup training, mean "
+               "over seeds; one colour scale for all panels, as Fig. 3.7.")
+    return _correlation_contours(summary(results, 4), PARADIGMS,
+                                 "robustness_correlation_mixup.png", caption)
+
+
+def _correlation_contours(rows, conditions, filename, caption):
+    """Contours of the smoothed correlation, a row per analysed layer, a column per condition."""
     if rows.empty:
         return None
     names = correlation_layers(rows)
-    conditions = [c for c in (*CONDITIONS, *METHODS) if c in set(rows["condition"])]
+    conditions = [c for c in conditions if c in set(rows["condition"])]
     layer = int(rows["layer"].iloc[0])
     grids = {(name, c): correlation_grid(rows, c, name, layer) for name in names
              for c in conditions}
@@ -332,11 +354,7 @@ def _figure_correlation(settings, results):
     figure.colorbar(contour, cax=axes[0, -1], label="smoothed correlation")
     for ax in axes[1:, -1]:
         ax.axis("off")
-    caption = ("Thesis Figs. 3.2-3.7 for the trained networks: kernel-smoothed correlation of "
-               "units after each layer's activation against distance and kernel similarity "
-               "(Eq. 3.6), mean over seeds; one colour scale; blank where no unit pair lies "
-               "near.")
-    return "robustness_correlation.png", caption, figure
+    return filename, caption, figure
 
 
 def _best_counts(rows, sets, conditions, winners, layer=1):
@@ -392,7 +410,9 @@ def findings(settings, results):
                 None if not total else won > total / 2))
     rows += _chapter4_findings(summary(results, 3), corruptions)
     rows += _correlation_findings(results)
-    return rows
+    part = summary(results, 4)
+    return rows + (mixup_report.findings(part, correlation_layers(part)) if not part.empty
+                   else [])
 
 
 def _chapter4_findings(part, corruptions):
@@ -427,6 +447,8 @@ def _correlation_findings(results):
     rows = summary(results, 1)
     if rows.empty:
         rows = summary(results, 3)
+    if rows.empty:
+        return []
     names = correlation_layers(rows)
     parts, verdicts = [], []
     for name in names:

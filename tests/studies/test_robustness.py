@@ -13,23 +13,33 @@ from matplotlib.image import imread
 import kerasbio
 from kerasbio.studies import get_study, run_study
 from kerasbio.studies.results import read_tables
-from kerasbio.studies.robustness import (CONDITIONS, METHODS, TABLE_COLUMNS, evaluate,
+from kerasbio.studies.robustness import (CONDITIONS, METHODS, PARADIGMS, TABLE_COLUMNS, evaluate,
                                          with_corruption_means)
-from kerasbio.studies.robustness_models import chapter2_network, chapter4_network
+from kerasbio.studies.robustness_models import (MIXUP_ALPHA, chapter2_network, chapter3_network,
+                                                chapter4_network)
 
 STUDY = get_study("robustness")
 
 
 def test_full_grid_follows_the_thesis():
     settings = STUDY.settings()
-    assert (settings.dataset, settings.seeds, settings.experiments) == ("cifar10", 5, (1, 2, 3))
+    assert (settings.dataset, settings.seeds, settings.experiments) == ("cifar10", 5, (1, 2, 3, 4))
     chapter2, chapter4 = settings.extra["chapter2"], settings.extra["chapter4"]
     assert (chapter2["epochs"], chapter2["boundaries"], chapter2["learning_rate"],
             chapter2["optimizer"], chapter2["l2"]) == (350, [200, 250, 300], 0.01, "nesterov", 1e-3)
     assert (chapter4["epochs"], chapter4["optimizer"]) == (50, "momentum")
     assert settings.extra["published_corruptions"]
     cells = STUDY.cells(settings)
-    assert len(cells) == 5 * 2 * 5 + 5 * 5 * 5
+    assert len(cells) == 5 * 2 * 5 + 5 * 5 * 5 + 3 * 5
+    # Experiment 4 (Table 3.2): the three paradigms, analysed at the thesis' layers 3-9, trained
+    # as 3.2.3 (SGD momentum 0.9, weight decay 1e-4 = L2 5e-5).
+    assert {c["condition"] for c in cells if c["experiment"] == "4"} == set(PARADIGMS)
+    assert settings.extra["correlation"]["mixup"] == ["conv2", "conv3", "conv4", "conv5", "conv6"]
+    chapter3 = settings.extra["chapter3"]
+    assert (chapter3["optimizer"], chapter3["l2"]) == ("momentum", 5e-5)
+    # Adding experiment 4 leaves the quick grid and the other experiments' cells as they were.
+    assert STUDY.cells(STUDY.settings(experiments=(1, 2, 3))) == [
+        c for c in cells if c["experiment"] != "4"]
     assert {(c["condition"], c["layer"]) for c in cells if c["experiment"] == "3"} == {
         (method, layer) for method in METHODS for layer in (1, 3, 5, 6, 8)}
     assert {c["dropout"] for c in cells if c["experiment"] == "2"} == {True}
@@ -214,4 +224,86 @@ def test_tiny_end_to_end_run(tmp_path):
                  "Corruptions, without dropout (Table 2.5)", "robustness_occlusions.png",
                  "correlated Gaussian noise beats the baseline", "Table 3.2",
                  "## Corruptions not evaluated", "- saturate: The 'saturate' corruption"):
+        assert text in report, text
+
+
+def test_input_mixup_mixes_inputs_and_labels_exactly_with_beta_weights():
+    """Eq. 3.1 with the study's alpha: each batch is `lambda a + (1 - lambda) b` for one drawn
+    lambda and a permutation, on inputs and one-hot labels alike, lambda ~ Beta(alpha, alpha)."""
+    alpha, batch, draws = MIXUP_ALPHA["input_mixup"], 8, 100
+    x = np.eye(batch, dtype="float32")  # row i reveals its partner and lambda
+    y = np.eye(3, dtype="float32")[np.random.default_rng(0).integers(0, 3, batch)]
+    generator = keras.random.SeedGenerator(0)
+    weights = []
+    for _ in range(draws):
+        mixed_x, mixed_y = (keras.ops.convert_to_numpy(t) for t in
+                            kerasbio.analysis.mixup(x, y, alpha=alpha, seed=generator))
+        off = mixed_x - np.diag(np.diag(mixed_x))
+        if not off.any():  # identity permutation: lambda not observable
+            continue
+        moved = int(np.flatnonzero(off.any(axis=1))[0])
+        weight = float(mixed_x[moved, moved])
+        partner = np.where(off.any(axis=1), np.argmax(off, axis=1), np.arange(batch))
+        np.testing.assert_allclose(mixed_x, weight * x + (1 - weight) * x[partner], atol=1e-6)
+        np.testing.assert_allclose(mixed_y, weight * y + (1 - weight) * y[partner], atol=1e-6)
+        weights.append(weight)
+    weights = np.array(weights)
+    n = len(weights)
+    assert n > 0.95 * draws
+    mean, variance = 0.5, 1 / (4 * (2 * alpha + 1))
+    assert abs(weights.mean() - mean) < 4 * np.sqrt(variance / n)
+    assert abs(weights.var() - variance) < 4 * ((weights - mean) ** 2).std() / np.sqrt(n)
+
+
+def test_manifold_mixup_mixes_at_the_chosen_point_only():
+    """Verma et al.: the batch runs to the chosen point, is mixed there with a permutation of
+    itself, and continues; input mixup is the input point alone."""
+    assert chapter3_network((8, 8, 1), 10, "input_mixup", 0.1, 0.0, 0).mix_layers == (0,)
+    trainer = chapter3_network((8, 8, 1), 10, "manifold_mixup", 0.1, 0.0, 0)
+    assert trainer.alpha == MIXUP_ALPHA["manifold_mixup"]
+    layers = trainer.network.layers
+    # Before conv1 (the input), after the first and the second block's pooling.
+    assert [layers[i].name for i in trainer.mix_layers] == ["conv1", "conv2", "conv3"]
+    assert [layers[i - 1].name for i in trainer.mix_layers[1:]] == ["pool1", "pool2"]
+    x = np.random.default_rng(1).random((6, 8, 8, 1)).astype("float32")
+    weight, partner = 0.3, np.array([2, 0, 1, 5, 3, 4])
+
+    def by_hand(point):
+        hidden = x
+        for index, layer in enumerate(layers):
+            if index == point:
+                hidden = weight * hidden + (1 - weight) * keras.ops.take(hidden, partner, axis=0)
+            hidden = layer(hidden, training=True)
+        return keras.ops.convert_to_numpy(hidden)
+
+    outputs = {}
+    for point in trainer.mix_layers:
+        outputs[point] = keras.ops.convert_to_numpy(
+            trainer.mixed_forward(x, weight, partner, keras.ops.convert_to_tensor(point)))
+        np.testing.assert_allclose(outputs[point], by_hand(point), atol=1e-5)
+    points = list(outputs)
+    for a, b in zip(points, points[1:]):
+        assert np.abs(outputs[a] - outputs[b]).max() > 1e-3
+    assert np.abs(outputs[points[0]] - by_hand(None)).max() > 1e-3
+
+
+@pytest.mark.slow
+def test_tiny_mixup_experiment_run(tmp_path):
+    settings = STUDY.settings(quick=True, experiments=(4,), epochs=1, seeds=1)
+    settings.extra["chapter3"]["width"] = 0.1
+    settings.extra.update(corruptions=["contrast"],
+                          correlation={"samples": 4, "all_cnn_c": [], "vgg11": [],
+                                       "mixup": ["conv2"]})
+    out = str(tmp_path)
+    run_study(STUDY, settings, out, cells=STUDY.cells(settings), echo=lambda line: None,
+              command="test")
+    results, _ = read_tables(out)
+    assert sorted(results["condition"]) == sorted(PARADIGMS)
+    assert list(results["status"]) == ["COMPLETED"] * 3
+    assert results[["accuracy_clean", "corr_conv2_mean", "corr_conv2_g0_0"]].notna().all().all()
+    image = imread(os.path.join(out, "robustness_correlation_mixup.png"))
+    assert image.shape[0] > 200 and image.std() > 0.01
+    report = open(os.path.join(out, "report.md")).read()
+    for text in ("Correlations with and without mixup (Table 3.2)", "| 3 (conv2) | max |",
+                 "[0.43]", "[0.49]", "[0.58]", "raise the average correlation"):
         assert text in report, text
