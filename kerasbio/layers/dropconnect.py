@@ -163,15 +163,15 @@ class Conv2DWeightNoise(WeightNoiseLayer, keras.layers.Conv2D):
     def per_example_linear(self, inputs, kernels):
         """Convolution of each example with its own kernel, by the cheaper of two exact forms.
 
-        Channels-last inputs with a static batch up to `LOOPED_BATCH_LIMIT`: one convolution
+        Channels-last inputs with a static batch of 1 to `LOOPED_BATCH_LIMIT`: one convolution
         per example (`ops.map`, 1.5-2x cheaper per training step than the patches product on
-        CPU); larger or unknown batches, or channels first (which TF's CPU convolution does
+        CPU); empty, larger or unknown batches, or channels first (which TF's CPU convolution does
         not support): image patches times flattened kernels, one batched product, so the
         examples of a large batch (moment tests) do not run one after another.
         """
         batch = inputs.shape[0]
         looped = self.data_format == "channels_last" and batch is not None
-        if looped and batch <= LOOPED_BATCH_LIMIT:
+        if looped and 0 < batch <= LOOPED_BATCH_LIMIT:
             return self.looped_linear(inputs, kernels)
         return self.patches_linear(inputs, kernels)
 
