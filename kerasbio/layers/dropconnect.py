@@ -22,6 +22,8 @@ from kerasbio.layers.variational import dropout_variance
 DISTRIBUTIONS = ("bernoulli", "gaussian")
 SAMPLERS = ("mask", "local_reparameterization")
 EPSILON = 1e-8
+# Largest static batch whose per-example convolutions run as a loop (measured, issue 15).
+LOOPED_BATCH_LIMIT = 512
 
 
 class WeightNoiseLayer(StochasticLayer):
@@ -141,7 +143,7 @@ class DenseWeightNoise(WeightNoiseLayer, keras.layers.Dense):
 
 
 class Conv2DWeightNoise(WeightNoiseLayer, keras.layers.Conv2D):
-    """The Conv2D half: convolution, per-example kernels through image patches, bias."""
+    """The Conv2D half: convolution, per-example kernels (looped or via image patches), bias."""
 
     compute_output_shape = keras.layers.Conv2D.compute_output_shape
 
@@ -159,7 +161,30 @@ class Conv2DWeightNoise(WeightNoiseLayer, keras.layers.Conv2D):
         return self.convolution_op(inputs, kernel)
 
     def per_example_linear(self, inputs, kernels):
-        """Convolution of each example with its own kernel: patches times flattened kernels."""
+        """Convolution of each example with its own kernel, by the cheaper of two exact forms.
+
+        Channels-last inputs with a static batch of 1 to `LOOPED_BATCH_LIMIT`: one convolution
+        per example (`ops.map`, 1.5-2x cheaper per training step than the patches product on
+        CPU); empty, larger or unknown batches, or channels first (which TF's CPU convolution does
+        not support): image patches times flattened kernels, one batched product, so the
+        examples of a large batch (moment tests) do not run one after another.
+        """
+        batch = inputs.shape[0]
+        looped = self.data_format == "channels_last" and batch is not None
+        if looped and 0 < batch <= LOOPED_BATCH_LIMIT:
+            return self.looped_linear(inputs, kernels)
+        return self.patches_linear(inputs, kernels)
+
+    def looped_linear(self, inputs, kernels):
+        """One convolution per example, the examples in sequence."""
+        def convolve(example_and_kernel):
+            example, kernel = example_and_kernel
+            return self.convolution_op(example[None], kernel)[0]
+
+        return ops.map(convolve, (inputs, kernels))
+
+    def patches_linear(self, inputs, kernels):
+        """Image patches times flattened per-example kernels: one batched product."""
         patches = ops.image.extract_patches(
             inputs, self.kernel_size, strides=self.strides, dilation_rate=self.dilation_rate,
             padding=self.padding, data_format=self.data_format)
@@ -241,8 +266,8 @@ class DropConnectConv2D(DropConnectLayer, Conv2DWeightNoise):
     """Conv2D layer with dropconnect: every kernel weight masked independently (McClure 3.2.2).
 
     As `DropConnectDense`, for a convolution: each example is convolved with its own masked
-    kernel `V o M_b` (`sampler="mask"`, computed as image patches times per-example kernels;
-    costs batch x kernel memory and about one extra convolution).
+    kernel `V o M_b` (`sampler="mask"`: one convolution per example for channels-last batches
+    up to 512, image patches times per-example kernels otherwise; costs batch x kernel memory).
     `sampler="local_reparameterization"` draws each output from
     `N(conv(x, V), alpha conv(x^2, V^2))` independently, so positions of one example no longer
     share one weight sample (and Bernoulli noise is moment-matched). The expectation is
