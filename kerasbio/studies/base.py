@@ -6,6 +6,7 @@ and return the study's metrics). The runner (`kerasbio.studies.runner`) does the
 """
 
 import dataclasses
+import importlib
 import math
 
 import keras
@@ -73,7 +74,9 @@ class Study:
 
     Subclasses set `name`, `title`, `paper`, `objective`, `experiments` (number -> one-line
     description) and `axes` (the grid's hyperparameter names, `"experiment"` first and
-    `"seed"` last) and implement the methods below. Hyperparameters are flat: every cell holds a
+    `"seed"` last) and implement the methods below. `figures`, `findings` and `tables` are
+    served by the module named `report_module` (its `figures(settings, results, directory)`,
+    `findings(settings, results)` and `tables(settings, results)`) unless overridden. Hyperparameters are flat: every cell holds a
     value for every axis, so one HyperModel serves all experiments. A cell's `experiment` is
     its experiment's number, or several joined by `+` when experiments share it.
     """
@@ -85,6 +88,7 @@ class Study:
     experiments = {}
     axes = ()
     progress_metrics = None  # the metrics shown in the progress lines (None: all)
+    report_module = None  # e.g. "kerasbio.studies.capacity_report", imported when first used
 
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None):
@@ -101,15 +105,20 @@ class Study:
 
     def figures(self, settings, results, histories, directory):
         """Write the paper's figures as PNGs into `directory`; return `[(file, caption)]`."""
-        raise NotImplementedError
+        return self._report().figures(settings, results, directory)
 
     def findings(self, settings, results):
         """The paper-vs-here rows (`Finding`s) for the completed trials in `results`."""
-        raise NotImplementedError
+        return self._report().findings(settings, results)
 
     def tables(self, settings, results):
         """Markdown sections of results as mean +- sd over seeds: `[(heading, markdown)]`."""
-        raise NotImplementedError
+        return self._report().tables(settings, results)
+
+    def _report(self):
+        if self.report_module is None:
+            raise NotImplementedError(f"{type(self).__name__} names no `report_module`.")
+        return importlib.import_module(self.report_module)
 
 
 class StudyHyperModel(keras_tuner.HyperModel):

@@ -168,6 +168,7 @@ class CapacityStudy(Study):
     progress_metrics = ("train_accuracy_fit", "train_accuracy", "test_accuracy")
     axes = ("experiment", "architecture", "activation", "bottleneck", "data", "noise_std",
             "classes", "examples_per_class", "seed")
+    report_module = "kerasbio.studies.capacity_report"
 
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None):
@@ -200,20 +201,10 @@ class CapacityStudy(Study):
         space = {axis: sorted({cell[axis] for cell in cells}) for axis in self.axes}
         return CapacityHyperModel(settings, space)
 
-    def figures(self, settings, results, histories, directory):
-        from kerasbio.studies import capacity_report
-
-        return capacity_report.figures(settings, results, directory)
-
     def findings(self, settings, results):
         from kerasbio.studies import capacity_report
 
         return capacity_report.findings(settings, results, QUICK if settings.quick else FULL)
-
-    def tables(self, settings, results):
-        from kerasbio.studies import capacity_report
-
-        return capacity_report.tables(settings, results)
 
 
 def _experiment_cells(number, grid, settings):

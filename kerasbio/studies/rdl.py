@@ -359,6 +359,7 @@ class RDLStudy(Study):
                       "Figs. 5-6)"}
     progress_metrics = ("test_error",)
     axes = ("experiment", "condition", "seed")
+    report_module = "kerasbio.studies.rdl_report"
 
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None, targets=None):
@@ -391,16 +392,6 @@ class RDLStudy(Study):
         from kerasbio.studies import rdl_report
 
         return rdl_report.figures(settings, results, histories, directory)
-
-    def findings(self, settings, results):
-        from kerasbio.studies import rdl_report
-
-        return rdl_report.findings(settings, results)
-
-    def tables(self, settings, results):
-        from kerasbio.studies import rdl_report
-
-        return rdl_report.tables(settings, results)
 
 
 STUDY = RDLStudy()

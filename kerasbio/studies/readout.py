@@ -374,6 +374,7 @@ class ReadoutStudy(Study):
                       "networks against human confidence (Fig. 4.2, Table 4.2)"}
     progress_metrics = ("test_accuracy_expectation", "test_accuracy_mc")
     axes = ("experiment", "training", "seed")
+    report_module = "kerasbio.studies.readout_report"
 
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None, confidence=None):
@@ -405,21 +406,6 @@ class ReadoutStudy(Study):
         cells = self.cells(settings)
         space = {axis: sorted({cell[axis] for cell in cells}) for axis in self.axes}
         return ReadoutHyperModel(settings, space)
-
-    def figures(self, settings, results, histories, directory):
-        from kerasbio.studies import readout_report
-
-        return readout_report.figures(settings, results, directory)
-
-    def findings(self, settings, results):
-        from kerasbio.studies import readout_report
-
-        return readout_report.findings(settings, results)
-
-    def tables(self, settings, results):
-        from kerasbio.studies import readout_report
-
-        return readout_report.tables(settings, results)
 
 
 def tidy(results):

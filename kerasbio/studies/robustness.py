@@ -402,6 +402,7 @@ class RobustnessStudy(Study):
                    4: "ch. 3: correlation analysis with and without mixup (Table 3.2)"}
     progress_metrics = ("accuracy_clean", "accuracy_central", "accuracy_mean")
     axes = ("experiment", "condition", "dropout", "layer", "seed")
+    report_module = "kerasbio.studies.robustness_report"
 
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None):
@@ -445,21 +446,6 @@ class RobustnessStudy(Study):
         cells = self.cells(settings)
         space = {axis: sorted({cell[axis] for cell in cells}, key=str) for axis in self.axes}
         return RobustnessHyperModel(settings, space)
-
-    def figures(self, settings, results, histories, directory):
-        from kerasbio.studies import robustness_report
-
-        return robustness_report.figures(settings, results, directory)
-
-    def findings(self, settings, results):
-        from kerasbio.studies import robustness_report
-
-        return robustness_report.findings(settings, results)
-
-    def tables(self, settings, results):
-        from kerasbio.studies import robustness_report
-
-        return robustness_report.tables(settings, results)
 
 
 STUDY = RobustnessStudy()

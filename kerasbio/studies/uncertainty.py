@@ -243,6 +243,7 @@ class UncertaintyStudy(Study):
                    2: "p sweep: test error against p per method (Fig. 3.8)"}
     progress_metrics = ("error_expectation_std0", "error_mc_std0")
     axes = ("experiment", "method", "rate", "seed")
+    report_module = "kerasbio.studies.uncertainty_report"
 
     def settings(self, quick=False, experiments=None, dataset=None, data_dir=None, epochs=None,
                  seeds=None):
@@ -275,21 +276,6 @@ class UncertaintyStudy(Study):
         cells = self.cells(settings)
         space = {axis: sorted({cell[axis] for cell in cells}) for axis in self.axes}
         return UncertaintyHyperModel(settings, space)
-
-    def figures(self, settings, results, histories, directory):
-        from kerasbio.studies import uncertainty_report
-
-        return uncertainty_report.figures(settings, results, directory)
-
-    def findings(self, settings, results):
-        from kerasbio.studies import uncertainty_report
-
-        return uncertainty_report.findings(settings, results)
-
-    def tables(self, settings, results):
-        from kerasbio.studies import uncertainty_report
-
-        return uncertainty_report.tables(settings, results)
 
 
 def _experiment_cells(number, settings):
