@@ -31,6 +31,64 @@ def random_words(shape, seed, stream):
                                        alg=ALGORITHM)
 
 
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's counter increment (Steele et al. 2014)
+
+
+def counter_key(seed):
+    """A uint64 SplitMix64 key from an int32 `(2,)` seed (one from a `SeedGenerator`).
+
+    Mixed, so that the consecutive seeds of a `SeedGenerator` give unrelated keys.
+    """
+    halves = tf.cast(tf.bitcast(tf.cast(seed, tf.int32), tf.uint32), tf.uint64)
+    return _mix64(tf.bitwise.left_shift(halves[0], tf.constant(32, tf.uint64)) | halves[1])
+
+
+def counter_words(key, counters):
+    """SplitMix64 words `mix64(key + counter * gamma)` (Steele et al. 2014, passes BigCrush).
+
+    A counter-based stream: any element's word is computed from its own (uint64) counter, so a
+    word costs about 3 multiplies inside a fused XLA loop, against about 5 ns on CPU for a
+    Philox word from `random_words`. Distinct counters under one key give distinct states;
+    two calls' keys are unrelated, so their streams overlap with probability about
+    `counters / 2^63`.
+    """
+    gamma = tf.constant(GOLDEN_GAMMA, tf.uint64)
+    return _mix64(key + tf.cast(counters, tf.uint64) * gamma)
+
+
+def word_uniforms(words):
+    """Two independent float32 uniforms on `(0, 1)` from a uint64 word: bits 40-63 and 0-23,
+    each `(bits + 1/2) 2^-24`."""
+    low_mask = tf.constant(0xFFFFFF, tf.uint64)
+    high = tf.bitwise.right_shift(words, tf.constant(40, tf.uint64))
+    low = tf.bitwise.bitwise_and(words, low_mask)
+    return tuple((tf.cast(bits, tf.float32) + 0.5) * 2.0 ** -24 for bits in (high, low))
+
+
+def _mix64(z):
+    """SplitMix64's finalizer (Stafford's Mix13): a bijection of uint64 with full avalanche."""
+    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        z = tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, tf.constant(shift, tf.uint64)))
+        z = z * tf.constant(multiplier, tf.uint64)
+    return tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, tf.constant(31, tf.uint64)))
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def counter_normal(shape, seed):
+    """Standard normal float32 draws of `shape` from the SplitMix64 stream of `seed`.
+
+    Inversion, two draws per word: `z = sqrt(2) erfinv(v)` for each of the word's two 24-bit
+    values `v = (bits - 2^23 + 1/2) 2^-23` in `(-1, 1)` (exact up to that grid: |z| <= 5.4).
+    XLA's `erfinv` costs about a third of Box-Muller's `cos` on CPU.
+    """
+    size = tf.reduce_prod(shape)
+    counters = tf.range((size + 1) // 2, dtype=tf.int64)
+    halves = [2.0 * uniform - 1.0 for uniform in word_uniforms(counter_words(counter_key(seed),
+                                                                            counters))]
+    draws = np.sqrt(2.0) * tf.math.erfinv(tf.reshape(tf.stack(halves, axis=-1), [-1]))
+    return tf.reshape(draws[:size], shape)
+
+
 def _uniform(shape, seed, stream, dtype):
     """Uniforms on the open interval `(0, 1)`: `(bits + 1/2) 2^-b`, `b = 24` (float32) or 32."""
     bits = random_words(shape, seed, stream)
