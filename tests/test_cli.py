@@ -9,6 +9,7 @@ import pytest
 import kerasbio
 from kerasbio import cli
 from kerasbio.bench import Row
+from kerasbio.bench._memory import peak_rss_mib
 from kerasbio.bench._timing import format_rows
 
 
@@ -64,6 +65,18 @@ def test_unknown_benchmark_is_a_usage_error_listing_the_choices(capsys):
         cli.main(["bench", "nope"])
     assert exit_info.value.code == 2
     assert "noise" in capsys.readouterr().err
+
+
+def test_peak_memory_of_a_child_counts_what_it_allocates():
+    """A child that touches 256 MiB peaks about 256 MiB above one that touches nothing."""
+    idle = peak_rss_mib("pass")
+    busy = peak_rss_mib("import numpy; numpy.ones(2**25)")  # 2^25 float64 = 256 MiB
+    assert 256 - 40 < busy - idle < 256 + 60
+
+
+def test_a_failing_memory_child_raises_with_its_error():
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        peak_rss_mib("1 / 0")
 
 
 def test_bench_table_stays_aligned_for_long_names():

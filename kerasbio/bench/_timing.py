@@ -9,15 +9,17 @@ import numpy as np
 
 @dataclasses.dataclass
 class Row:
-    """One comparison; `ratio = kerasbio_ms / reference_ms` (below 1: kerasbio is faster)."""
+    """One comparison in `unit` ("ms": time of a step or call; "MiB": peak memory);
+    `ratio = kerasbio / reference` (below 1: kerasbio is cheaper)."""
 
     name: str
-    kerasbio_ms: float
-    reference_ms: float
+    kerasbio: float
+    reference: float
+    unit: str = "ms"
 
     @property
     def ratio(self):
-        return self.kerasbio_ms / self.reference_ms
+        return self.kerasbio / self.reference
 
 
 def median_ms(fn, repeats=10, warmup=2):
@@ -54,9 +56,9 @@ def compare_alternately(kerasbio_fn, reference_fn, rounds=5, repeats=5):
 
 
 def format_rows(rows):
-    """The rows as an aligned table, `name  kerasbio_ms  reference_ms  ratio`, with a header."""
+    """The rows as an aligned table, `name  kerasbio  reference  unit  ratio`, with a header."""
     width = max([len("name"), *(len(row.name) for row in rows)])
-    lines = [f"{'name':<{width}}  {'kerasbio_ms':>11}  {'reference_ms':>12}  {'ratio':>6}"]
-    lines += [f"{r.name:<{width}}  {r.kerasbio_ms:>11.2f}  {r.reference_ms:>12.2f}  {r.ratio:>6.2f}"
-              for r in rows]
+    lines = [f"{'name':<{width}}  {'kerasbio':>10}  {'reference':>10}  {'unit':>4}  {'ratio':>6}"]
+    lines += [f"{r.name:<{width}}  {r.kerasbio:>10.2f}  {r.reference:>10.2f}  {r.unit:>4}  "
+              f"{r.ratio:>6.2f}" for r in rows]
     return "\n".join(lines)

@@ -2,12 +2,16 @@
 
 Each sampler is a `tf.function(jit_compile=True)`: called from an ordinary graph it runs as one
 XLA cluster, so its elementwise loops fuse into a few passes over memory instead of one kernel
-per operation; inside a `jit_compile=True` model it is inlined. Random numbers come from
-stateless Philox streams keyed by a `(2,)` seed tensor, which callers take from their layer's
-`SeedGenerator` (`seed_generator.next()`), so draws are fresh per call, per example and per
-replica. The algorithm is named explicitly because XLA on CPU generates "auto_select" floats
-about 100 times more slowly.
+per operation; inside a `jit_compile=True` model it is inlined. Callers pass a `(2,)` seed
+tensor taken from their layer's `SeedGenerator` (`seed_generator.next()`), so draws are fresh
+per call, per example and per replica. Two generators: stateless Philox streams (the Poisson
+sampler, Bernoulli masks; the algorithm is named explicitly because XLA on CPU generates
+"auto_select" floats about 100 times more slowly), and a counter-based SplitMix64 stream whose
+words are computed inside the fused loops where millions of draws per step make Philox's cost
+(about 5 ns a word on CPU) the bottleneck (the Gumbel-softmax relaxation, Gaussian masks).
 """
+
+import os
 
 import numpy as np
 
@@ -218,29 +222,39 @@ def _transformed_rejection(rates, wanted, seed):
     return tf.where(pending, np.float32("nan"), counts)
 
 
+GUMBEL_MAX_COUNT = 160  # largest count whose scaled pmf recurrence stays in float32 range
+GUMBEL_CHUNK = 16384  # units per step of the compiled loop: its per-unit vectors stay in cache
+PMF_FLOOR_EXPONENT = 80.0  # the recurrence starts at exp(-min(rate, 80)), a normal float32
+
+
 def relaxed_poisson(rates, seed, max_count, temperature):
     """Gumbel-softmax Poisson counts over `0..max_count` (Dutta Eqs. 2.10-2.12).
 
     `y = softmax((log pi + g) / temperature)`, `log pi_k = k log(rate) - rate - log k!`, Gumbel
     noise `g`. The value is `argmax y`, an exact draw from the Poisson truncated to
-    `0..max_count` (Gumbel-max); the gradient is that of the soft count `s = sum_k k y_k`,
-    `ds/drate = Var_y(k) / (temperature * rate)`. Only `argmax` and `Var_y(k)` per unit leave the
-    XLA cluster: no `(..., max_count + 1)` tensor is kept for the backward pass.
+    `0..max_count`; the gradient is that of the soft count `s = sum_k k y_k`,
+    `ds/drate = Var_y(k) / (temperature * rate)`. The Gumbels are drawn top-down (as in
+    Maddison et al. 2014): first the argmax by inversion, then the maximum and the other
+    Gumbels given it (`_gumbel_softmax_moments`), the same joint law as `K + 1` independent
+    Gumbels. Only the argmax and `Var_y(k)` per unit are kept for the backward pass.
 
     Args:
-        rates: float32 tensor of rates (clipped to `max_count` by the caller).
+        rates: float32 tensor of rates in `[0, max_count]` (clipped by the caller); NaN or
+            infinite rates give NaN.
         seed: int32 tensor of shape `(2,)`.
-        max_count: Python int, the largest count.
+        max_count: Python int, the largest count, at most `GUMBEL_MAX_COUNT`.
         temperature: Python float > 0.
     """
-    log_factorials = np.cumsum(np.log(np.maximum(np.arange(max_count + 1), 1))).astype("float32")
+    if not 1 <= max_count <= GUMBEL_MAX_COUNT:
+        raise ValueError(
+            "Invalid value received for argument `max_count`. Expected an integer between 1 and "
+            f"{GUMBEL_MAX_COUNT} for the Gumbel-softmax relaxation. Received: "
+            f"max_count={max_count}")
 
     @tf.custom_gradient
     def counts(rates):
-        hard, variance = _gumbel_softmax_moments(
-            tf.stop_gradient(rates), tf.cast(seed, tf.int32), tf.constant(log_factorials),
-            float(temperature))
-        hard, variance = tf.ensure_shape(hard, rates.shape), tf.ensure_shape(variance, rates.shape)
+        hard, variance = _parallel_gumbel_moments(tf.stop_gradient(rates), seed, max_count,
+                                                  float(temperature))
         hard = tf.where(tf.math.is_finite(rates), hard, np.float32("nan"))  # as `poisson`
 
         def gradient(upstream):
@@ -251,30 +265,101 @@ def relaxed_poisson(rates, seed, max_count, temperature):
     return counts(tf.convert_to_tensor(rates, tf.float32))
 
 
-RATE_EPSILON = 1e-8  # inside log(rate), so that a zero rate has finite logits
+RATE_EPSILON = 1e-8  # in the gradient's denominator, so that a zero rate has a finite one
 
 
-@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
-def _gumbel_softmax_moments(rates, seed, log_factorials, temperature):  # temperature: a float
-    """`argmax_k` and `Var_y(k)` of `y = softmax((log pi_k + g_k) / temperature)`.
+def _parallel_gumbel_moments(rates, seed, max_count, temperature):
+    """`_gumbel_softmax_moments` of the flattened `rates`, split into one compiled call per
+    CPU core (`os.cpu_count()`), which TF's executor runs concurrently: XLA runs one loop's
+    steps one after another. Unit `i` draws from counters `i (max_count + 2) + slot` of the
+    call's SplitMix64 key, so the split does not change the draws."""
+    shape = tf.shape(rates)
+    flat = tf.reshape(rates, [-1])
+    size = flat.shape[0]
+    chunk = GUMBEL_CHUNK if size is None else max(1, min(GUMBEL_CHUNK, size))
+    parts = os.cpu_count() or 1
+    if size is not None:
+        parts = max(1, min(parts, size // chunk))
+    units = tf.size(flat)
+    per_part = tf.maximum(-(-units // (parts * chunk)), 1) * chunk  # an empty input: a chunk
+    padded = tf.pad(flat, [[0, parts * per_part - units]])
+    key = counter_key(seed)
+    moments = [_gumbel_softmax_moments(padded[i * per_part:(i + 1) * per_part], key,
+                                       tf.cast(i * per_part, tf.int64), max_count, temperature,
+                                       chunk) for i in range(parts)]
+    hard, variance = (tf.concat(values, 0)[:units] for values in zip(*moments))
+    return tf.reshape(hard, shape), tf.reshape(variance, shape)
 
-    With `g = -log E`, `E ~ Exp(1)`, the weights are `y_k ~ (pi_k / E_k)^(1 / temperature)`: one
-    logarithm per draw (`E = -log u`) and, when `1 / temperature` is a small integer, no other
-    transcendental function. `pi_k <= 1` and `E_k >= 3e-8` keep the powers in float32 range.
+
+@tf.function(jit_compile=True, autograph=False)
+def _gumbel_softmax_moments(rates, key, offset, max_count, temperature, chunk):
+    """`argmax_k` and `Var_y(k)` of `y = softmax((log pi_k + g_k) / temperature)`, `k <= K`.
+
+    Top-down Gumbels: the argmax `h` is the inversion of a uniform `u`, `h = #{k < K :
+    u Z > F(k)}` (`F` the float32 CDF, `Z = F(K)`); the maximum is `log Z + g_0`; every other
+    `g_k` is a Gumbel of location `log pi_k` truncated below the maximum,
+    `-log(e^-max + E_k / pi_k)`, `E_k ~ Exp(1)`. Relative to the argmax's weight 1 the weights
+    are then `y_k ~ (pi_k / (pi_k + E_k Z / E_0))^(1 / temperature)`, all in `[0, 1]`: no
+    exponentials and no overflow. The pmf comes by the recurrence `pi_k = pi_(k-1) rate / k`
+    scaled by `e^max(rate - 80, 0)` (so that it starts at a normal float32; the scale cancels).
+    `rates` is processed `chunk` units at a time, so each unit's loops over `k` run on
+    cache-sized vectors.
     """
-    counts = tf.range(tf.shape(log_factorials)[0], dtype=tf.float32)
-    shape = tf.concat([tf.shape(rates), tf.shape(counts)], 0)
-    exponential = -tf.math.log(_uniform(shape, seed, 0, tf.float32))
-    pmf = tf.exp(counts * tf.math.log(rates + RATE_EPSILON)[..., None] - rates[..., None]
-                 - log_factorials)
-    ratio = pmf / exponential
-    hard = tf.cast(tf.argmax(ratio, axis=-1), tf.float32)
-    weights = _power(ratio / tf.reduce_max(ratio, axis=-1, keepdims=True), 1.0 / temperature)
-    offsets = counts - hard[..., None]  # centred on the argmax: no cancellation in the variance
-    total = tf.reduce_sum(weights, axis=-1)
-    mean = tf.reduce_sum(weights * offsets, axis=-1) / total
-    variance = tf.reduce_sum(weights * offsets * offsets, axis=-1) / total - mean * mean
-    return hard, tf.maximum(variance, 0.0)
+    chunks = tf.reshape(rates, [-1, chunk])
+
+    def moments_of_chunk(index):
+        first_unit = offset + tf.cast(index * chunk, tf.int64)
+        counters = (first_unit + tf.range(chunk, dtype=tf.int64)) * (max_count + 2)
+        return _unit_moments(chunks[index], key, counters, max_count, temperature)
+
+    def step(index, hard, variance):
+        unit_hard, unit_variance = moments_of_chunk(index)
+        return index + 1, hard.write(index, unit_hard), variance.write(index, unit_variance)
+
+    steps = tf.shape(chunks)[0]
+    arrays = [tf.TensorArray(tf.float32, size=steps, element_shape=[chunk]) for _ in range(2)]
+    _, hard, variance = tf.while_loop(lambda index, *_: index < steps, step, (0, *arrays))
+    return tf.reshape(hard.stack(), [-1]), tf.reshape(variance.stack(), [-1])
+
+
+def _unit_moments(rates, key, counters, max_count, temperature):
+    """Argmax and `Var_y(k)` for one chunk of units (see `_gumbel_softmax_moments`)."""
+    first_pmf = tf.exp(-tf.minimum(rates, PMF_FLOOR_EXPONENT))
+
+    def next_pmf(k, pmf):
+        return pmf * rates / tf.cast(k + 1, tf.float32)
+
+    def add_pmf(k, pmf, total):
+        pmf = next_pmf(k, pmf)
+        return k + 1, pmf, total + pmf
+
+    _, _, total = tf.while_loop(lambda k, *_: k < max_count, add_pmf,
+                                (0, first_pmf, first_pmf))
+    argmax_uniform, maximum_uniform = word_uniforms(counter_words(key, counters))
+    target = argmax_uniform * total
+
+    def invert(k, pmf, cdf, count):
+        cdf = cdf + pmf
+        return k + 1, next_pmf(k, pmf), cdf, count + tf.cast(target > cdf, tf.float32)
+
+    zeros = tf.zeros_like(rates)
+    _, _, _, hard = tf.while_loop(lambda k, *_: k < max_count, invert,
+                                  (0, first_pmf, zeros, zeros))
+    scale = total / -tf.math.log(maximum_uniform)  # Z / E_0
+
+    def accumulate(k, pmf, weight_sum, first_moment, second_moment):
+        words = counter_words(key, counters + 1 + tf.cast(k, tf.int64))
+        exponential = -tf.math.log(word_uniforms(words)[0])
+        offsets = tf.cast(k, tf.float32) - hard
+        ratio = pmf / (pmf + scale * exponential)
+        weight = tf.where(offsets == 0.0, 1.0, _power(ratio, 1.0 / temperature))
+        return (k + 1, next_pmf(k, pmf), weight_sum + weight, first_moment + weight * offsets,
+                second_moment + weight * offsets * offsets)
+
+    _, _, weight_sum, first_moment, second_moment = tf.while_loop(
+        lambda k, *_: k <= max_count, accumulate, (0, first_pmf, zeros, zeros, zeros))
+    mean = first_moment / weight_sum
+    return hard, tf.maximum(second_moment / weight_sum - mean * mean, 0.0)
 
 
 def _power(base, exponent):

@@ -63,7 +63,7 @@ class CorrelatedNoise(ConvolutionWrapper):
         spatial_tolerance: Float >= 0, largest change of any correlation allowed when truncating
             the spatial factor (separable sampler).
         gradient: Poisson gradient, `"straight_through"` or `"gumbel_softmax"`.
-        max_count: Int >= 1, largest count of the Gumbel-softmax relaxation.
+        max_count: Int from 1 to 160, largest count of the Gumbel-softmax relaxation.
         temperature: Float > 0, Gumbel-softmax temperature.
         mc: Bool, sample at inference too.
         seed: Optional integer seed.
@@ -78,6 +78,7 @@ class CorrelatedNoise(ConvolutionWrapper):
                         {"distribution": "gamma"}, {"scale": -1.0}, {"sampler": "cvxpy"},
                         {"spatial_tolerance": -1.0},
                         {"gradient": "reinforce"}, {"max_count": 0}, {"max_count": 2.5},
+                        {"gradient": "gumbel_softmax", "max_count": 161},
                         {"layer": "conv"})
 
     def __init__(self, layer, distribution="gaussian", a=0.225, b=0.0043, c=0.09, tau=1.87,
@@ -97,7 +98,8 @@ class CorrelatedNoise(ConvolutionWrapper):
         self.spatial_tolerance = validate_range("spatial_tolerance", spatial_tolerance, low=0)
         self.gradient = validate_choice("gradient", gradient,
                                         ("straight_through", "gumbel_softmax"))
-        self.max_count = validate_int("max_count", max_count, low=1)
+        self.max_count = validate_int("max_count", max_count, low=1, high=(
+            _sampling.GUMBEL_MAX_COUNT if self.gradient == "gumbel_softmax" else None))
         self.temperature = validate_range("temperature", temperature, low=0, low_open=True)
 
     def build(self, input_shape):

@@ -151,7 +151,8 @@ class PoissonNoise(StochasticLayer):
     Args:
         gain: Float > 0, counts per unit of activation.
         gradient: `"straight_through"` or `"gumbel_softmax"`.
-        max_count: Optional int >= 1, the largest count (and rate) represented.
+        max_count: Optional int >= 1, the largest count (and rate) represented; at most 160
+            with `gradient="gumbel_softmax"`.
         temperature: Float > 0, Gumbel-softmax temperature.
         mc: Bool, sample at inference too.
         seed: Optional integer seed.
@@ -162,7 +163,7 @@ class PoissonNoise(StochasticLayer):
     """
 
     _invalid_configs = ({"gain": 0.0}, {"gradient": "reinforce"}, {"temperature": 0.0},
-                        {"max_count": 0})
+                        {"max_count": 0}, {"gradient": "gumbel_softmax", "max_count": 161})
 
     def __init__(self, gain=1.0, gradient="straight_through", max_count=None, temperature=0.5,
                  mc=False, seed=None, **kwargs):
@@ -170,7 +171,9 @@ class PoissonNoise(StochasticLayer):
         self.gain = validate_range("gain", gain, low=0, low_open=True)
         self.gradient = validate_choice("gradient", gradient,
                                         ("straight_through", "gumbel_softmax"))
-        self.max_count = None if max_count is None else validate_int("max_count", max_count, low=1)
+        highest = _sampling.GUMBEL_MAX_COUNT if self.gradient == "gumbel_softmax" else None
+        self.max_count = (None if max_count is None
+                          else validate_int("max_count", max_count, low=1, high=highest))
         self.temperature = validate_range("temperature", temperature, low=0, low_open=True)
         self._warned_clipping = False
 

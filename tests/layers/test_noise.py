@@ -11,7 +11,6 @@ import keras
 import tensorflow as tf
 
 from kerasbio.layers import FanoGaussianNoise, GaussianNoise, MultiplicativeGaussianNoise, PoissonNoise
-from kerasbio.layers import _sampling
 from moments import Z, assert_mean_and_variance
 
 N = 200_000  # samples per moment test
@@ -89,26 +88,6 @@ def test_poisson_straight_through_gradient_is_one_where_active():
         tape.watch(x)
         out = PoissonNoise(gain=3.0, seed=7)(x, training=True)
     np.testing.assert_array_equal(tape.gradient(out, x).numpy(), [[0.0, 0.0, 1.0, 1.0]])
-
-
-def test_gumbel_softmax_gradient_is_variance_of_relaxed_count():
-    """ds/dlambda = Var_y(k) / (temperature * lambda) for the soft count s = sum_k k y_k; the
-    value is argmax y (the uniforms are regenerated from the same seed to check both)."""
-    rng = np.random.default_rng(8)
-    rates = tf.constant(rng.uniform(0.5, 4.0, size=20).astype("float32"))
-    seed, max_count, temperature = tf.constant([4, 9]), 12, 0.7
-    with tf.GradientTape() as tape:
-        tape.watch(rates)
-        counts = _sampling.relaxed_poisson(rates, seed, max_count, temperature)
-    grad = tape.gradient(counts, rates).numpy()
-    uniform = _sampling._uniform((20, max_count + 1), seed, 0, tf.float32).numpy().astype("float64")
-    k = np.arange(max_count + 1)
-    logits = (k * np.log(rates.numpy()[:, None] + 1e-8) - rates.numpy()[:, None]
-              - scipy.special.gammaln(k + 1) - np.log(-np.log(uniform))) / temperature
-    y = scipy.special.softmax(logits, axis=-1)
-    variance = (y * k**2).sum(-1) - (y * k).sum(-1) ** 2
-    np.testing.assert_allclose(grad, variance / (temperature * rates.numpy()), rtol=1e-3, atol=1e-5)
-    np.testing.assert_array_equal(counts.numpy(), y.argmax(-1))
 
 
 @pytest.mark.parametrize("layer, expectation", [

@@ -4,11 +4,12 @@ import threading
 
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 
 import tensorflow as tf
 
-from kerasbio.layers import PoissonNoise
+from kerasbio.layers import PoissonNoise, _sampling
 from kerasbio.layers import correlation_structure as corr
 from kerasbio.layers._sampling import poisson
 
@@ -105,3 +106,134 @@ def test_poisson_compiles_with_xla_inside_a_jit_compiled_function():
     sample = tf.function(lambda r, s: poisson(r, s) + 0.0, jit_compile=True)
     counts = sample(tf.constant([0.5, 20.0, np.nan]), tf.constant([1, 1])).numpy()
     assert np.isfinite(counts[:2]).all() and np.isnan(counts[2])
+
+
+# The SplitMix64 counter stream and the Gumbel-softmax relaxation built on it.
+
+def splitmix64(key, counters):
+    """NumPy reference of SplitMix64: `mix64(key + counter * gamma)` (Steele et al. 2014)."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(key) + np.asarray(counters, np.uint64) * np.uint64(_sampling.GOLDEN_GAMMA)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def high_uniform(words):
+    return ((words >> np.uint64(40)).astype("float64") + 0.5) * 2.0 ** -24
+
+
+def test_counter_words_are_splitmix64_of_the_mixed_seed():
+    """The key is Mix13 of the two seed words; word `i` is SplitMix64's output at counter `i`."""
+    packed = (np.uint64(7) << np.uint64(32)) | np.uint64(np.uint32(np.int32(-3)))
+    key = splitmix64(packed, 0)  # mix64(packed + 0 * gamma)
+    assert _sampling.counter_key(tf.constant([7, -3])).numpy() == key
+    counters = np.array([0, 1, 2, 10**12], np.int64)
+    words = _sampling.counter_words(tf.constant(key, tf.uint64), counters).numpy()
+    np.testing.assert_array_equal(words, splitmix64(key, counters))
+
+
+def test_counter_normal_is_standard_normal_and_uncorrelated():
+    draws = _sampling.counter_normal(tf.constant([N]), tf.constant([2, 5])).numpy()
+    assert scipy.stats.kstest(draws, "norm").pvalue > ALPHA
+    assert abs(np.corrcoef(draws[:-1], draws[1:])[0, 1]) < 5 / np.sqrt(N)
+    following = _sampling.counter_normal(tf.constant([N]), tf.constant([2, 6])).numpy()
+    assert abs(np.corrcoef(draws, following)[0, 1]) < 5 / np.sqrt(N)
+
+
+def relaxed_reference(rates, seed, max_count, temperature):
+    """NumPy (float64) reference of `relaxed_poisson`'s top-down draw from the same words:
+    argmax by inversion of the truncated pmf, then `y_k ~ (pi_k / (pi_k + E_k Z / E_0))^(1/t)`."""
+    key = _sampling.counter_key(tf.constant(seed)).numpy()
+    counters = np.arange(len(rates), dtype=np.uint64) * np.uint64(max_count + 2)
+    words = splitmix64(key, counters)
+    argmax_uniform = high_uniform(words)
+    maximum_uniform = ((words & np.uint64(0xFFFFFF)).astype("float64") + 0.5) * 2.0 ** -24
+    k = np.arange(max_count + 1)
+    pmf = scipy.stats.poisson.pmf(k, rates[:, None].astype("float64"))
+    total = pmf.sum(-1)
+    hard = (argmax_uniform[:, None] * total[:, None] > np.cumsum(pmf, -1)[:, :-1]).sum(-1)
+    exponential = -np.log(high_uniform(splitmix64(key, counters[:, None] + np.uint64(1) + k)))
+    ratio = pmf / (pmf + exponential * (total / -np.log(maximum_uniform))[:, None])
+    weights = np.where(k == hard[:, None], 1.0, ratio ** (1.0 / temperature))
+    y = weights / weights.sum(-1, keepdims=True)
+    return hard, (y * k**2).sum(-1) - (y * k).sum(-1) ** 2
+
+
+def test_relaxed_poisson_value_and_gradient_follow_the_top_down_draw():
+    """Value: the argmax by inversion; gradient: `Var_y(k) / (temperature * rate)` (the soft
+    count's derivative, Dutta Eqs. 2.10-2.12), both rebuilt from the same SplitMix64 words."""
+    rates = tf.constant(np.random.default_rng(8).uniform(0.0, 12.0, 200).astype("float32"))
+    seed, max_count, temperature = [4, 9], 12, 0.7
+    with tf.GradientTape() as tape:
+        tape.watch(rates)
+        counts = _sampling.relaxed_poisson(rates, tf.constant(seed), max_count, temperature)
+    gradient = tape.gradient(counts, rates).numpy()
+    hard, variance = relaxed_reference(rates.numpy(), seed, max_count, temperature)
+    np.testing.assert_array_equal(counts.numpy(), hard)
+    np.testing.assert_allclose(gradient, variance / (temperature * (rates.numpy() + 1e-8)),
+                               rtol=1e-4, atol=1e-6)
+
+
+def bottom_up_variances(rate, max_count, temperature, n, rng):
+    """`Var_y(k)` of the textbook construction: `K + 1` independent Gumbels added to log pi."""
+    k = np.arange(max_count + 1)
+    logits = (scipy.stats.poisson.logpmf(k, rate) + rng.gumbel(size=(n, max_count + 1)))
+    y = scipy.special.softmax(logits / temperature, axis=-1)
+    return (y * k**2).sum(-1) - (y * k).sum(-1) ** 2
+
+
+@pytest.mark.parametrize("rate, temperature", [(0.7, 0.5), (4.0, 0.7), (20.0, 0.5)])
+def test_top_down_gumbels_have_the_law_of_independent_gumbels(rate, temperature):
+    """The gradient's `Var_y(k)` from the top-down draw is distributed as from K + 1 independent
+    Gumbels (two-sample Kolmogorov-Smirnov), and its argmax is the truncated Poisson."""
+    n, max_count = 20_000, 30
+    rates = tf.fill([n], np.float32(rate))
+    with tf.GradientTape() as tape:
+        tape.watch(rates)
+        counts = _sampling.relaxed_poisson(rates, tf.constant([1, rate * 10]), max_count,
+                                           temperature)
+    variances = tape.gradient(counts, rates).numpy() * temperature * (rate + 1e-8)
+    reference = bottom_up_variances(rate, max_count, temperature, n, np.random.default_rng(3))
+    assert scipy.stats.ks_2samp(variances, reference).pvalue > ALPHA
+    assert truncated_chi_square_p_value(counts.numpy(), rate, max_count) > ALPHA
+
+
+def truncated_chi_square_p_value(counts, rate, max_count):
+    """Pearson chi-square of `counts` against Poisson(rate) truncated to `0..max_count`, the
+    cells expecting fewer than 20 pooled into one."""
+    k = np.arange(max_count + 1)
+    truncated = scipy.stats.poisson.pmf(k, rate) / scipy.stats.poisson.cdf(max_count, rate)
+    observed = np.bincount(counts.astype(int), minlength=max_count + 1)
+    pooled = truncated * len(counts) >= 20
+    expected = np.append(truncated[pooled], truncated[~pooled].sum()) * len(counts)
+    observed = np.append(observed[pooled], observed[~pooled].sum())
+    return scipy.stats.chisquare(observed, expected).pvalue
+
+
+def test_relaxed_poisson_reaches_its_largest_count_with_the_scaled_pmf():
+    """Rates above 80 start the pmf recurrence scaled: the argmax is still the truncated pmf."""
+    max_count, rate = _sampling.GUMBEL_MAX_COUNT, 150.0
+    counts = _sampling.relaxed_poisson(tf.fill([N], np.float32(rate)), tf.constant([6, 6]),
+                                       max_count, 0.5).numpy()
+    assert truncated_chi_square_p_value(counts, rate, max_count) > ALPHA
+
+
+def test_the_split_into_parallel_calls_does_not_change_the_draws(monkeypatch):
+    rates = tf.constant(np.random.default_rng(2).uniform(0, 6, 1000).astype("float32"))
+    monkeypatch.setattr(_sampling, "GUMBEL_CHUNK", 64)
+    results = []
+    for cores in (1, 3):
+        monkeypatch.setattr(_sampling.os, "cpu_count", lambda cores=cores: cores)
+        results.append([m.numpy() for m in _sampling._parallel_gumbel_moments(
+            rates, tf.constant([8, 8]), 20, 0.5)])
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_gumbel_softmax_count_limit_is_validated():
+    with pytest.raises(ValueError, match="`max_count`. Expected an integer between 1 and 160"):
+        _sampling.relaxed_poisson(tf.ones([3]), tf.constant([1, 1]), 161, 0.5)
+    with pytest.raises(ValueError, match="Received: max_count=161"):
+        PoissonNoise(gradient="gumbel_softmax", max_count=161)
+    PoissonNoise(max_count=161)  # straight-through counts have no such limit
