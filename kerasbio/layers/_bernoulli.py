@@ -8,9 +8,10 @@ A mask element keeps its weight (value `1 / (1 - rate)`) with probability `1 - r
   of a uniform random word is uniform on `0 .. 2^w - 1`, so `field >= rate 2^w` has probability
   exactly `1 - rate`, and disjoint fields are independent: one 32-bit Philox word gives `32 / w`
   masks (32 at rate 0.5). Each byte is decoded by a 256-row table lookup.
-- Any other rate: one 32-bit word per mask, kept when `word >= ceil(rate 2^32)`; the keep
-  probability is `1 - ceil(rate 2^32) / 2^32`, within `2^-32` of `1 - rate` (exact for
-  `rate = k / 2^32`).
+- Any other rate: a mask per 64-bit word of the counter-based SplitMix64 stream
+  (`_sampling.counter_words`, computed where the mask is used, inside one XLA loop), kept when
+  its high 32 bits are `>= ceil(rate 2^32)`; the keep probability is
+  `1 - ceil(rate 2^32) / 2^32`, within `2^-32` of `1 - rate` (exact for `rate = k / 2^32`).
 """
 
 import math
@@ -47,9 +48,9 @@ def byte_table(rate, dtype):
 
 
 def draw_words(masks, rate, seed):
-    """Random uint32 words for `masks` masks each: shape `(..., ceil(masks / masks_per_word))`.
-
-    `masks` is a tensor shape whose last entry counts the masks of one row.
+    """Random uint32 words for `masks` packed masks each (`rate` a multiple of 1/256): shape
+    `(..., ceil(masks / masks_per_word))`. `masks` is a tensor shape whose last entry counts the
+    masks of one row.
     """
     per_word = masks_per_word(rate)
     words = tf.concat([masks[:-1], [(masks[-1] + per_word - 1) // per_word]], 0)
@@ -57,11 +58,7 @@ def draw_words(masks, rate, seed):
 
 
 def decode(words, rate, length, dtype):
-    """Scaled keep masks from `words` (`(..., n)` uint32): shape `(..., length)`."""
-    if field_width(rate) is None:
-        threshold = min(math.ceil(rate * 2 ** 32), 2 ** 32 - 1)
-        keep = words >= tf.constant(threshold, tf.uint32)
-        return tf.where(keep, tf.constant(1.0 / (1.0 - rate), dtype), tf.zeros([], dtype))
+    """Scaled keep masks from packed `words` (`(..., n)` uint32): shape `(..., length)`."""
     byte_indices = tf.cast(tf.bitcast(words, tf.uint8), tf.int32)  # (..., n, 4)
     masks = tf.gather(byte_table(rate, dtype), byte_indices)  # (..., n, 4, 8 / w)
     shape = tf.shape(words)
@@ -73,8 +70,24 @@ def keep_masks(shape, rate, seed, dtype):
     """Scaled Bernoulli(1 - rate) masks of `shape` (a list of ints or scalar tensors)."""
     shape = tf.stack([tf.cast(size, tf.int32) for size in shape])
     length = tf.reduce_prod(shape)
-    words = draw_words(tf.reshape(length, [1]), rate, seed)
-    return tf.reshape(decode(words, rate, length, dtype), shape)
+    if field_width(rate) is None:
+        masks = counter_masks(_sampling.counter_key(seed), tf.constant(0, tf.int64), length,
+                              rate, tf.as_dtype(dtype))
+    else:
+        masks = decode(draw_words(tf.reshape(length, [1]), rate, seed), rate, length, dtype)
+    return tf.reshape(masks, shape)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def counter_masks(key, first, length, rate, dtype):
+    """Scaled keep masks `first .. first + length - 1` of the stream `key`, any `rate`: mask `e`
+    keeps when the high 32 bits of `counter_words(key, e)` are `>= ceil(rate 2^32)`."""
+    threshold = min(math.ceil(rate * 2 ** 32), 2 ** 32 - 1)
+    counters = first + tf.range(tf.cast(length, tf.int64), dtype=tf.int64)
+    high = tf.bitwise.right_shift(_sampling.counter_words(key, counters),
+                                  tf.constant(32, tf.uint64))
+    keep = high >= tf.constant(threshold, tf.uint64)
+    return tf.where(keep, tf.constant(1.0 / (1.0 - rate), dtype), tf.zeros([], dtype))
 
 
 def dropconnect_matmul(inputs, kernel, rate, seed):
@@ -103,9 +116,12 @@ class ChunkedMasks:
         self.batch, self.rate = batch, rate
         self.units_in, self.units_out = kernel_shape
         self.chunk = max(1, CHUNK_ELEMENTS // (self.units_in * self.units_out))
-        self.words = self.chunks(draw_words(tf.stack([batch, self.units_in * self.units_out]),
-                                            rate, seed))
-        self.count = tf.shape(self.words)[0]
+        self.count = -(-batch // self.chunk)
+        if field_width(rate) is None:
+            self.key = _sampling.counter_key(seed)
+        else:
+            self.words = self.chunks(draw_words(
+                tf.stack([batch, self.units_in * self.units_out]), rate, seed))
 
     def chunks(self, tensor):
         """`tensor` padded along the batch to whole chunks: `(chunks, chunk, ...)`."""
@@ -118,7 +134,12 @@ class ChunkedMasks:
 
     def masks(self, index, dtype):
         """The scaled masks of chunk `index`: `(chunk, in, out)`."""
-        masks = decode(self.words[index], self.rate, self.units_in * self.units_out, dtype)
+        size = self.units_in * self.units_out
+        if field_width(self.rate) is None:
+            first = tf.cast(index * self.chunk, tf.int64) * size
+            masks = counter_masks(self.key, first, self.chunk * size, self.rate, dtype)
+        else:
+            masks = decode(self.words[index], self.rate, size, dtype)
         return tf.reshape(masks, (-1, self.units_in, self.units_out))
 
     def product(self, inputs, kernel):

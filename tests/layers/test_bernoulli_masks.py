@@ -55,17 +55,21 @@ def test_masks_are_independent_within_words_and_across_examples(rate):
     assert_uncorrelated(keep[:, 0], keep[:, 32])  # first field of consecutive words
 
 
-def test_chunked_matmul_matches_the_masked_kernel_product_and_its_gradients(monkeypatch):
+@pytest.mark.parametrize("rate", [0.25, 0.3])
+def test_chunked_matmul_matches_the_masked_kernel_product_and_its_gradients(monkeypatch, rate):
     """Chunks of 3 examples over a batch of 7 (padded), against `einsum(x, M o V)` with the
-    same packed words decoded at once."""
+    same masks drawn at once (packed words at 0.25, the counter stream at 0.3)."""
     monkeypatch.setattr(_bernoulli, "CHUNK_ELEMENTS", 3 * 5 * 6)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(7, 5)).astype("float32"))
     kernel = tf.constant(rng.normal(size=(5, 6)).astype("float32"))
     upstream = tf.constant(rng.normal(size=(7, 6)).astype("float32"))
-    seed, rate = tf.constant([5, 6]), 0.25
-    words = _bernoulli.draw_words(tf.constant([7, 30]), rate, seed)
-    masks = tf.reshape(_bernoulli.decode(words, rate, 30, tf.float32), (7, 5, 6))
+    seed = tf.constant([5, 6])
+    if _bernoulli.field_width(rate) is None:  # mask e = (b, i, o) is the stream's e-th word
+        masks = _bernoulli.keep_masks((7, 5, 6), rate, seed, "float32")
+    else:  # each example's masks from its own row of packed words
+        words = _bernoulli.draw_words(tf.constant([7, 30]), rate, seed)
+        masks = tf.reshape(_bernoulli.decode(words, rate, 30, tf.float32), (7, 5, 6))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([x, kernel])
         ours = _bernoulli.dropconnect_matmul(x, kernel, rate, seed)
