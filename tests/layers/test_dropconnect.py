@@ -155,19 +155,20 @@ def test_masks_reject_grouped_convolutions():
 
 @pytest.mark.parametrize("kwargs", [
     {"padding": "same"}, {"strides": 2}, {"dilation_rate": 2}])
-def test_looped_and_patches_per_example_convolutions_agree_with_their_gradients(kwargs):
-    """Both exact forms of `conv(x_b, K_b)` (small and large batches) give the same values and
-    the same gradients with respect to the inputs and the per-example kernels."""
+def test_unrolled_looped_and_patches_per_example_convolutions_agree_with_their_gradients(kwargs):
+    """The three exact forms of `conv(x_b, K_b)` (small, middle and large batches) give the same
+    values and the same gradients with respect to the inputs and the per-example kernels."""
     layer = DropConnectConv2D(4, 3, 0.5, **kwargs)
     x = tf.constant(RNG.normal(size=(3, 7, 7, 7)).astype("float32"))
     layer.build(x.shape)
     kernels = tf.constant(RNG.normal(size=(3, *layer.kernel.shape)).astype("float32"))
     results = []
-    for form in (layer.looped_linear, layer.patches_linear):
+    for form in (layer.unrolled_linear, layer.looped_linear, layer.patches_linear):
         with tf.GradientTape() as tape:
             tape.watch([x, kernels])
             out = form(x, kernels)
             loss = tf.reduce_sum(out * out)
         results.append([out, *tape.gradient(loss, [x, kernels])])
-    for looped, patches in zip(*results):
+    for unrolled, looped, patches in zip(*results):
+        np.testing.assert_array_equal(unrolled.numpy(), looped.numpy())
         np.testing.assert_allclose(looped.numpy(), patches.numpy(), rtol=1e-4, atol=1e-4)
