@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from kerasbio.layers import PoissonNoise
 from kerasbio.layers import correlation_structure as corr
-from kerasbio.layers._sampling import poisson
+from kerasbio.layers._sampling import gaussian_masks, poisson
+from moments import assert_mean_and_variance, assert_uncorrelated
 
 N = 100_000  # draws per rate
 ALPHA = 1e-3  # per-test false alarm rate of the goodness-of-fit tests
@@ -105,3 +106,44 @@ def test_poisson_compiles_with_xla_inside_a_jit_compiled_function():
     sample = tf.function(lambda r, s: poisson(r, s) + 0.0, jit_compile=True)
     counts = sample(tf.constant([0.5, 20.0, np.nan]), tf.constant([1, 1])).numpy()
     assert np.isfinite(counts[:2]).all() and np.isnan(counts[2])
+
+
+MASK_STDDEV = 0.6
+
+
+def standardized_masks(shape, seed):
+    masks = gaussian_masks(shape, MASK_STDDEV, tf.constant(seed)).numpy()
+    return (masks.astype("float64") - 1.0) / MASK_STDDEV
+
+
+def assert_standard_normal(draws):
+    """Mean 0, variance 1 (standard errors from the sample) and chi-square over 40
+    equiprobable bins of N(0, 1), tails included."""
+    assert_mean_and_variance(draws[:, None], 0.0, 1.0)
+    observed = np.bincount(np.searchsorted(scipy.stats.norm.ppf(np.arange(1, 40) / 40), draws),
+                           minlength=40)
+    assert scipy.stats.chisquare(observed).pvalue > ALPHA
+
+
+def test_gaussian_masks_are_normal_with_mean_one_and_the_given_stddev():
+    draws = standardized_masks((4, N), [3, 9])
+    assert draws.shape == (4, N)
+    assert_standard_normal(draws.ravel())
+
+
+def test_the_gaussian_mask_check_can_fail():
+    """Draws whose standard deviation is 2% too large are rejected."""
+    with pytest.raises(AssertionError):
+        assert_standard_normal(1.02 * standardized_masks((4, N), [3, 9]).ravel())
+
+
+def test_gaussian_masks_are_independent_within_words_across_examples_and_calls():
+    """Neighbours (the two halves of one random word), one weight in consecutive examples, and
+    one element under consecutive seeds (a `SeedGenerator`'s next) are uncorrelated, in value
+    and in magnitude."""
+    draws = standardized_masks((64, 4096), [5, 0])
+    following = standardized_masks((64, 4096), [5, 1])
+    for first, second in [(draws[:, 0::2], draws[:, 1::2]), (draws[:-1], draws[1:]),
+                          (draws, following)]:
+        assert_uncorrelated(first, second)
+        assert_uncorrelated(first ** 2, second ** 2)
