@@ -10,11 +10,12 @@ import tensorflow as tf
 
 from kerasbio.layers import PoissonNoise
 from kerasbio.layers import correlation_structure as corr
-from kerasbio.layers._sampling import gaussian_masks, poisson
+from kerasbio.layers._sampling import gaussian_masks, poisson, word_halves
 from moments import assert_mean_and_variance, assert_uncorrelated
 
 N = 100_000  # draws per rate
 ALPHA = 1e-3  # per-test false alarm rate of the goodness-of-fit tests
+RNG_FIELDS = np.random.default_rng(4)
 
 
 def poisson_chi_square_p_value(counts, rate):
@@ -106,6 +107,22 @@ def test_poisson_compiles_with_xla_inside_a_jit_compiled_function():
     sample = tf.function(lambda r, s: poisson(r, s) + 0.0, jit_compile=True)
     counts = sample(tf.constant([0.5, 20.0, np.nan]), tf.constant([1, 1])).numpy()
     assert np.isfinite(counts[:2]).all() and np.isnan(counts[2])
+
+
+def test_word_halves_are_the_symmetric_grid_strictly_inside_minus_one_to_one():
+    """Fields f and 2^24 - 1 - f give opposite values; the extreme fields give +-(1 - 2^-24),
+    so that erfinv stays finite (a uniform's 2 u - 1 rounded the largest field to 1: inf)."""
+    fields = np.concatenate([[0, 2 ** 23 - 1, 2 ** 23, 2 ** 24 - 1],
+                             RNG_FIELDS.integers(0, 2 ** 24, 1000)]).astype(np.uint64)
+    mirrored = np.uint64(2 ** 24 - 1) - fields
+    words = (fields << np.uint64(40)) | mirrored
+    high, low = (half.numpy() for half in word_halves(tf.constant(words)))
+    np.testing.assert_array_equal(high, -low)
+    np.testing.assert_array_equal(high, (fields.astype(np.float64) - 2 ** 23 + 0.5) * 2.0 ** -23)
+    np.testing.assert_array_equal(high[:4], [-(1 - 2 ** -24), -2 ** -24, 2 ** -24, 1 - 2 ** -24])
+    compiled_erfinv = tf.function(tf.math.erfinv, jit_compile=True)  # as in `counter_normal`
+    extremes = np.sqrt(2.0) * compiled_erfinv(tf.constant(high[[0, 3]])).numpy()
+    np.testing.assert_allclose(extremes, np.array([-1, 1]) * scipy.stats.norm.isf(2.0 ** -25), rtol=1e-4)
 
 
 MASK_STDDEV = 0.6
