@@ -36,7 +36,9 @@ class WeightNoiseLayer(StochasticLayer):
       size), exact. Bernoulli masks come from packed random bits (`_bernoulli`: exactly
       Bernoulli(1 - p) when `p` is a multiple of 1/256, else within 2^-32 of it); on a Dense
       layer with 2-D inputs they are decoded a few examples at a time, so no per-example
-      kernel is held. Where the local reparameterization below is exactly equal in distribution
+      kernel is held. Gaussian masks come from a counter-based stream
+      (`_sampling.gaussian_masks`: inversion of a uniform 24-bit grid, `|m - 1| <= 5.42
+      sigma`). Where the local reparameterization below is exactly equal in distribution
       (Gaussian noise on a Dense layer with 2-D inputs) it is used instead, being cheaper.
     - `"local_reparameterization"` (Kingma et al. 2015): `z ~ N(x V, alpha x^2 V^2)` drawn
       per output unit, the moment-matched Gaussian approximation: for Bernoulli noise it
@@ -281,7 +283,8 @@ class DropConnectConv2D(DropConnectLayer, Conv2DWeightNoise):
 
     As `DropConnectDense`, for a convolution: each example is convolved with its own masked
     kernel `V o M_b` (`sampler="mask"`: one convolution per example for channels-last batches
-    up to 512, image patches times per-example kernels otherwise; costs batch x kernel memory).
+    up to 512, written out in the graph up to 64, image patches times per-example kernels
+    otherwise; costs batch x kernel memory).
     `sampler="local_reparameterization"` draws each output from
     `N(conv(x, V), alpha conv(x^2, V^2))` independently, so positions of one example no longer
     share one weight sample (and Bernoulli noise is moment-matched). The expectation is
