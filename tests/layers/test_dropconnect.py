@@ -172,3 +172,29 @@ def test_unrolled_looped_and_patches_per_example_convolutions_agree_with_their_g
     for unrolled, looped, patches in zip(*results):
         np.testing.assert_array_equal(unrolled.numpy(), looped.numpy())
         np.testing.assert_allclose(looped.numpy(), patches.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_per_example_convolutions_of_an_unknown_batch_as_fit_traces_them():
+    """`fit` traces its step with an unknown batch: the form chosen then gives the values and
+    kernel gradients of the patches product, for 3 examples and for an empty batch."""
+    layer = DropConnectConv2D(4, 3, 0.5)
+    layer.build((None, 7, 7, 7))
+    signature = [tf.TensorSpec((None, 7, 7, 7)), tf.TensorSpec((None, *layer.kernel.shape))]
+
+    def traced(form):
+        @tf.function(input_signature=signature)
+        def values_and_gradients(x, kernels):
+            with tf.GradientTape() as tape:
+                tape.watch(kernels)
+                out = form(x, kernels)
+                loss = tf.reduce_sum(out * out)
+            return out, tape.gradient(loss, kernels)
+        return values_and_gradients
+
+    chosen, patches = traced(layer.per_example_linear), traced(layer.patches_linear)
+    for batch in (3, 0):
+        x = RNG.normal(size=(batch, 7, 7, 7)).astype("float32")
+        kernels = RNG.normal(size=(batch, *layer.kernel.shape)).astype("float32")
+        for ours, reference in zip(chosen(x, kernels), patches(x, kernels)):
+            assert ours.shape == reference.shape
+            np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-4, atol=1e-4)
