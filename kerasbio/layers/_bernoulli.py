@@ -56,11 +56,15 @@ def draw_words(masks, rate, seed):
     return _sampling.random_words(words, tf.cast(seed, tf.int32), 0)
 
 
+def word_threshold(rate):
+    """For rates off the `1 / 256` grid: a whole word is a keep when `word >= threshold`."""
+    return tf.constant(min(math.ceil(rate * 2 ** 32), 2 ** 32 - 1), tf.uint32)
+
+
 def decode(words, rate, length, dtype):
     """Scaled keep masks from `words` (`(..., n)` uint32): shape `(..., length)`."""
     if field_width(rate) is None:
-        threshold = min(math.ceil(rate * 2 ** 32), 2 ** 32 - 1)
-        keep = words >= tf.constant(threshold, tf.uint32)
+        keep = words >= word_threshold(rate)
         return tf.where(keep, tf.constant(1.0 / (1.0 - rate), dtype), tf.zeros([], dtype))
     byte_indices = tf.cast(tf.bitcast(words, tf.uint8), tf.int32)  # (..., n, 4)
     masks = tf.gather(byte_table(rate, dtype), byte_indices)  # (..., n, 4, 8 / w)
@@ -69,12 +73,58 @@ def decode(words, rate, length, dtype):
     return masks[..., :length]
 
 
-def keep_masks(shape, rate, seed, dtype):
-    """Scaled Bernoulli(1 - rate) masks of `shape` (a list of ints or scalar tensors)."""
-    shape = tf.stack([tf.cast(size, tf.int32) for size in shape])
-    length = tf.reduce_prod(shape)
-    words = draw_words(tf.reshape(length, [1]), rate, seed)
-    return tf.reshape(decode(words, rate, length, dtype), shape)
+def masked_kernels(kernel, batch, rate, seed):
+    """`V o M_b` for `batch` examples `b`, `M_b` fresh scaled keep masks: `(batch, *V.shape)`.
+
+    The masks stay packed words (`batch x ceil(size / masks_per_word)` uint32, 1/32 of float
+    masks at rate 0.5). The product and its gradient `dV = sum_b M_b o dK_b` decode them by
+    shifts and compares inside fused XLA loops, so no float mask is ever stored.
+
+    Args:
+        kernel: float32 tensor `V` of static shape.
+        batch: int or scalar int tensor.
+        rate: Python float in `[0, 1)`.
+        seed: int32 tensor of shape `(2,)`.
+    """
+    size = int(np.prod(kernel.shape))
+    words = draw_words(tf.stack([tf.cast(batch, tf.int32), size]), rate, seed)
+
+    @tf.custom_gradient
+    def product(kernel):
+        flat = tf.reshape(tf.stop_gradient(kernel), [size])
+        kernels = _scaled_by_masks(words, flat, rate, size)
+
+        def gradient(upstream):
+            upstream = tf.reshape(upstream, [-1, size])
+            return tf.reshape(_masked_sum(words, upstream, rate, size), kernel.shape)
+
+        return tf.reshape(kernels, [-1, *kernel.shape]), gradient
+
+    return product(kernel)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def _scaled_by_masks(words, kernel, rate, size):
+    return _decoded(words, rate, size) * kernel
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def _masked_sum(words, upstream, rate, size):
+    return tf.reduce_sum(_decoded(words, rate, size) * upstream, axis=0)
+
+
+def _decoded(words, rate, size):
+    """The scaled keep masks of `words` (`(batch, n)`), fields by shifts: `(batch, size)`."""
+    width = field_width(rate)
+    if width is None:
+        keep = words >= word_threshold(rate)
+    else:
+        shifts = tf.constant(np.arange(0, 32, width), tf.uint32)
+        fields = tf.bitwise.bitwise_and(tf.bitwise.right_shift(words[..., None], shifts),
+                                        tf.constant(2 ** width - 1, tf.uint32))
+        keep = tf.reshape(fields >= tf.constant(round(rate * 2 ** width), tf.uint32),
+                          [tf.shape(words)[0], -1])
+    return tf.where(keep[:, :size], np.float32(1.0 / (1.0 - rate)), np.float32(0.0))
 
 
 def dropconnect_matmul(inputs, kernel, rate, seed):

@@ -80,16 +80,15 @@ class WeightNoiseLayer(StochasticLayer):
 
     def per_example_kernels(self, batch):
         """`V o M_b` for every example `b`: shape `(batch, *kernel.shape)`."""
-        kernel = self.kernel
-        shape, dtype = (batch, *kernel.shape), self.compute_dtype
+        kernel, dtype = self.kernel, self.compute_dtype
         if self.distribution == "bernoulli":
-            mask = _bernoulli.keep_masks(shape, self.weight_rate, self.seed_generator.next(),
-                                         dtype)
-        else:
-            stddev = dropout_variance(self.weight_rate) ** 0.5
-            mask = ops.cast(_sampling.gaussian_masks(shape, stddev, self.seed_generator.next()),
-                            dtype)
-        return ops.expand_dims(kernel, 0) * mask
+            kernels = _bernoulli.masked_kernels(ops.cast(kernel, "float32"), batch,
+                                                self.weight_rate, self.seed_generator.next())
+            return ops.cast(kernels, dtype)
+        stddev = dropout_variance(self.weight_rate) ** 0.5
+        masks = _sampling.gaussian_masks((batch, *kernel.shape), stddev,
+                                         self.seed_generator.next())
+        return ops.expand_dims(kernel, 0) * ops.cast(masks, dtype)
 
     def local_reparameterization(self, inputs):
         """`x V + sqrt(alpha x^2 V^2) * eps`, `eps ~ N(0, 1)` per output (Kingma et al. 2015)."""

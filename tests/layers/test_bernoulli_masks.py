@@ -23,8 +23,10 @@ def test_rates_that_are_multiples_of_a_power_of_two_share_a_word(rate, width):
 
 
 def keep_indicators(shape, rate, seed=(3, 4)):
-    masks = keras.ops.convert_to_numpy(_bernoulli.keep_masks(shape, rate, tf.constant(seed),
-                                                             "float32"))
+    """The masks of `shape[0]` examples of a kernel of ones, `shape[1]` weights."""
+    examples, weights = shape
+    masks = _bernoulli.masked_kernels(tf.ones([weights]), examples, rate,
+                                      tf.constant(seed)).numpy()
     scale = np.float32(1.0 / (1.0 - rate))
     assert set(np.unique(masks).tolist()) <= {0.0, float(scale)}
     return masks == scale
@@ -53,6 +55,25 @@ def test_masks_are_independent_within_words_and_across_examples(rate):
     assert_uncorrelated(keep[:, :-1], keep[:, 1:])  # neighbouring fields of one word
     assert_uncorrelated(keep[:-1], keep[1:])  # consecutive examples, same weight
     assert_uncorrelated(keep[:, 0], keep[:, 32])  # first field of consecutive words
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_masked_kernels_and_their_gradient_decode_the_words_as_the_byte_table(rate):
+    """The fused shift-and-compare decoding gives exactly the byte-table masks of the same
+    words: `V o M_b`, and the gradient `sum_b M_b o dK_b`."""
+    rng = np.random.default_rng(1)
+    kernel = tf.constant(rng.normal(size=(3, 5, 7)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(9, 3, 5, 7)).astype("float32"))
+    seed = tf.constant([5, 6])
+    with tf.GradientTape() as tape:
+        tape.watch(kernel)
+        kernels = _bernoulli.masked_kernels(kernel, 9, rate, seed)
+        loss = tf.reduce_sum(kernels * upstream)
+    words = _bernoulli.draw_words(tf.constant([9, 105]), rate, seed)
+    masks = tf.reshape(_bernoulli.decode(words, rate, 105, tf.float32), (9, 3, 5, 7))
+    np.testing.assert_array_equal(kernels.numpy(), (masks * kernel).numpy())
+    np.testing.assert_allclose(tape.gradient(loss, kernel).numpy(),
+                               tf.reduce_sum(masks * upstream, 0).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_chunked_matmul_matches_the_masked_kernel_product_and_its_gradients(monkeypatch):
