@@ -1,5 +1,6 @@
-"""Exact Bernoulli dropconnect masks from packed random bits, and a per-example masked matmul
-that never holds a weight copy per example of the batch.
+"""Exact Bernoulli dropconnect masks from packed random bits: a per-example masked matmul that
+never holds a weight copy per example of the batch, and per-example masked kernels (for
+convolutions) that never hold a float mask.
 
 A mask element keeps its weight (value `1 / (1 - rate)`) with probability `1 - rate`, else is 0.
 
@@ -7,7 +8,8 @@ A mask element keeps its weight (value `1 / (1 - rate)`) with probability `1 - r
   the field width `w` is the smallest of 1, 2, 4, 8 with `rate 2^w` an integer; a `w`-bit field
   of a uniform random word is uniform on `0 .. 2^w - 1`, so `field >= rate 2^w` has probability
   exactly `1 - rate`, and disjoint fields are independent: one 32-bit Philox word gives `32 / w`
-  masks (32 at rate 0.5). Each byte is decoded by a 256-row table lookup.
+  masks (32 at rate 0.5). The matmul decodes each byte by a 256-row table lookup, the masked
+  kernels by shifts and compares inside XLA (the same masks from the same words).
 - Any other rate: one 32-bit word per mask, kept when `word >= ceil(rate 2^32)`; the keep
   probability is `1 - ceil(rate 2^32) / 2^32`, within `2^-32` of `1 - rate` (exact for
   `rate = k / 2^32`).
