@@ -1,5 +1,6 @@
-"""Exact Bernoulli dropconnect masks from packed random bits, and a per-example masked matmul
-that never holds a weight copy per example of the batch.
+"""Exact Bernoulli dropconnect masks from packed random bits: a per-example masked matmul that
+never holds a weight copy per example of the batch, and per-example masked kernels (for
+convolutions) that never hold a float mask.
 
 A mask element keeps its weight (value `1 / (1 - rate)`) with probability `1 - rate`, else is 0.
 
@@ -7,11 +8,12 @@ A mask element keeps its weight (value `1 / (1 - rate)`) with probability `1 - r
   the field width `w` is the smallest of 1, 2, 4, 8 with `rate 2^w` an integer; a `w`-bit field
   of a uniform random word is uniform on `0 .. 2^w - 1`, so `field >= rate 2^w` has probability
   exactly `1 - rate`, and disjoint fields are independent: one 32-bit Philox word gives `32 / w`
-  masks (32 at rate 0.5). Each byte is decoded by a 256-row table lookup.
+  masks (32 at rate 0.5). The matmul decodes each byte by a 256-row table lookup, the masked
+  kernels by shifts and compares inside XLA (the same masks from the same words).
 - Any other rate: a mask per 64-bit word of the counter-based SplitMix64 stream
-  (`_sampling.counter_words`, computed where the mask is used, inside one XLA loop), kept when
-  its high 32 bits are `>= ceil(rate 2^32)`; the keep probability is
-  `1 - ceil(rate 2^32) / 2^32`, within `2^-32` of `1 - rate` (exact for `rate = k / 2^32`).
+  (`_sampling.counter_words`, computed where the mask is used, inside XLA), kept when its high
+  32 bits are `>= ceil(rate 2^32)`; the keep probability is `1 - ceil(rate 2^32) / 2^32`,
+  within `2^-32` of `1 - rate` (exact for `rate = k / 2^32`).
 """
 
 import math
@@ -66,18 +68,6 @@ def decode(words, rate, length, dtype):
     return masks[..., :length]
 
 
-def keep_masks(shape, rate, seed, dtype):
-    """Scaled Bernoulli(1 - rate) masks of `shape` (a list of ints or scalar tensors)."""
-    shape = tf.stack([tf.cast(size, tf.int32) for size in shape])
-    length = tf.reduce_prod(shape)
-    if field_width(rate) is None:
-        masks = counter_masks(_sampling.counter_key(seed), tf.constant(0, tf.int64), length,
-                              rate, tf.as_dtype(dtype))
-    else:
-        masks = decode(draw_words(tf.reshape(length, [1]), rate, seed), rate, length, dtype)
-    return tf.reshape(masks, shape)
-
-
 @tf.function(jit_compile=True, autograph=False)
 def counter_masks(key, first, length, rate, dtype):
     """Scaled keep masks `first .. first + length - 1` of the stream `key`, any `rate`: mask `e`
@@ -88,6 +78,66 @@ def counter_masks(key, first, length, rate, dtype):
                                   tf.constant(32, tf.uint64))
     keep = high >= tf.constant(threshold, tf.uint64)
     return tf.where(keep, tf.constant(1.0 / (1.0 - rate), dtype), tf.zeros([], dtype))
+
+
+def masked_kernels(kernel, batch, rate, seed):
+    """`V o M_b` for `batch` examples `b`, `M_b` fresh scaled keep masks: `(batch, *V.shape)`.
+
+    The masks stay packed words (`batch x ceil(size / masks_per_word)` uint32, 1/32 of float
+    masks at rate 0.5), or, off the 1/256 grid, the counter stream's key. The product and its
+    gradient `dV = sum_b M_b o dK_b` decode them by shifts and compares (or hash the counters)
+    inside fused XLA loops, so no float mask is ever stored.
+
+    Args:
+        kernel: float32 tensor `V` of static shape.
+        batch: int or scalar int tensor.
+        rate: Python float in `[0, 1)`.
+        seed: int32 tensor of shape `(2,)`.
+    """
+    size = int(np.prod(kernel.shape))
+    if field_width(rate) is None:
+        words = (_sampling.counter_key(seed), tf.cast(batch, tf.int64))
+    else:
+        words = draw_words(tf.stack([tf.cast(batch, tf.int32), size]), rate, seed)
+
+    @tf.custom_gradient
+    def product(kernel):
+        flat = tf.reshape(tf.stop_gradient(kernel), [size])
+        kernels = _scaled_by_masks(words, flat, rate, size)
+
+        def gradient(upstream):
+            upstream = tf.reshape(upstream, [-1, size])
+            return tf.reshape(_masked_sum(words, upstream, rate, size), kernel.shape)
+
+        return tf.reshape(kernels, [-1, *kernel.shape]), gradient
+
+    return product(kernel)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def _scaled_by_masks(words, kernel, rate, size):
+    return _decoded(words, rate, size) * kernel
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def _masked_sum(words, upstream, rate, size):
+    return tf.reduce_sum(_decoded(words, rate, size) * upstream, axis=0)
+
+
+def _decoded(words, rate, size):
+    """The scaled keep masks `(batch, size)` of packed `words` (`(batch, n)`), fields by shifts;
+    off the 1/256 grid, `words` is the counter stream's `(key, batch)`."""
+    width = field_width(rate)
+    if width is None:
+        key, batch = words
+        masks = counter_masks(key, tf.constant(0, tf.int64), batch * size, rate, tf.float32)
+        return tf.reshape(masks, [-1, size])
+    shifts = tf.constant(np.arange(0, 32, width), tf.uint32)
+    fields = tf.bitwise.bitwise_and(tf.bitwise.right_shift(words[..., None], shifts),
+                                    tf.constant(2 ** width - 1, tf.uint32))
+    keep = tf.reshape(fields >= tf.constant(round(rate * 2 ** width), tf.uint32),
+                      [tf.shape(words)[0], -1])
+    return tf.where(keep[:, :size], np.float32(1.0 / (1.0 - rate)), np.float32(0.0))
 
 
 def dropconnect_matmul(inputs, kernel, rate, seed):
@@ -110,7 +160,8 @@ def dropconnect_matmul(inputs, kernel, rate, seed):
 
 
 class ChunkedMasks:
-    """The packed words of `batch` kernel masks, decoded and used `chunk` examples at a time."""
+    """The masks of `batch` kernels (packed words, or the counter stream off the 1/256 grid),
+    decoded and used `chunk` examples at a time."""
 
     def __init__(self, batch, kernel_shape, rate, seed):
         self.batch, self.rate = batch, rate

@@ -60,13 +60,30 @@ def counter_words(key, counters):
     return _mix64(key + tf.cast(counters, tf.uint64) * gamma)
 
 
-def word_uniforms(words):
-    """Two independent float32 uniforms on `(0, 1)` from a uint64 word: bits 40-63 and 0-23,
-    each `(bits + 1/2) 2^-24`."""
+def word_halves(words):
+    """Two independent float32 values from a uint64 word, each uniform on the `2^24` points
+    `(k + 1/2) 2^-23`, `k = -2^23 .. 2^23 - 1`, symmetric and strictly inside `(-1, 1)`: the
+    24-bit fields `f` (bits 40-63 and 0-23) as `(f - 2^23 + 1/2) 2^-23`.
+
+    Every step is exact in float32 (`f - (2^23 - 1/2)` is a half-integer below `2^23` in
+    magnitude), unlike `2 u - 1` of a uniform `u = (f + 1/2) 2^-24`, which float32 cannot hold
+    for `f >= 2^23` and rounds to 1 for the largest `f`.
+    """
     low_mask = tf.constant(0xFFFFFF, tf.uint64)
     high = tf.bitwise.right_shift(words, tf.constant(40, tf.uint64))
     low = tf.bitwise.bitwise_and(words, low_mask)
-    return tuple((tf.cast(bits, tf.float32) + 0.5) * 2.0 ** -24 for bits in (high, low))
+    return tuple((tf.cast(field, tf.float32) - (2.0 ** 23 - 0.5)) * 2.0 ** -23
+                 for field in (high, low))
+
+
+def word_uniforms(words):
+    """Two independent float32 uniforms from a uint64 word: the 23-bit fields `f` (bits 41-63
+    and 0-22) as `(f + 1/2) 2^-23`, exact in float32 and in `[2^-24, 1 - 2^-24]`, so that
+    `-log u` is finite and positive (a 24-bit `(f + 1/2) 2^-24` rounds to 1 at the top)."""
+    low_mask = tf.constant(0x7FFFFF, tf.uint64)
+    high = tf.bitwise.right_shift(words, tf.constant(41, tf.uint64))
+    low = tf.bitwise.bitwise_and(words, low_mask)
+    return tuple((tf.cast(field, tf.float32) + 0.5) * 2.0 ** -23 for field in (high, low))
 
 
 def _mix64(z):
@@ -87,10 +104,16 @@ def counter_normal(shape, seed):
     """
     size = tf.reduce_prod(shape)
     counters = tf.range((size + 1) // 2, dtype=tf.int64)
-    halves = [2.0 * uniform - 1.0 for uniform in word_uniforms(counter_words(counter_key(seed),
-                                                                            counters))]
+    halves = word_halves(counter_words(counter_key(seed), counters))
     draws = np.sqrt(2.0) * tf.math.erfinv(tf.reshape(tf.stack(halves, axis=-1), [-1]))
     return tf.reshape(draws[:size], shape)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def gaussian_masks(shape, stddev, seed):
+    """`N(1, stddev^2)` float32 masks of `shape` (`stddev` a Python float): `1 + stddev z`, `z`
+    from `counter_normal`, drawn and scaled in one fused XLA loop."""
+    return 1.0 + stddev * counter_normal(shape, seed)
 
 
 def _uniform(shape, seed, stream, dtype):

@@ -8,7 +8,7 @@ import pytest
 import keras
 import tensorflow as tf
 
-from kerasbio.layers import DropConnectConv2D, DropConnectDense, _bernoulli
+from kerasbio.layers import DropConnectConv2D, DropConnectDense, _bernoulli, _sampling
 from moments import Z, assert_uncorrelated
 
 RATES = [0.5, 0.25, 0.375, 3 / 256, 0.3, 0.9]
@@ -23,8 +23,10 @@ def test_rates_that_are_multiples_of_a_power_of_two_share_a_word(rate, width):
 
 
 def keep_indicators(shape, rate, seed=(3, 4)):
-    masks = keras.ops.convert_to_numpy(_bernoulli.keep_masks(shape, rate, tf.constant(seed),
-                                                             "float32"))
+    """The masks of `shape[0]` examples of a kernel of ones, `shape[1]` weights."""
+    examples, weights = shape
+    masks = _bernoulli.masked_kernels(tf.ones([weights]), examples, rate,
+                                      tf.constant(seed)).numpy()
     scale = np.float32(1.0 / (1.0 - rate))
     assert set(np.unique(masks).tolist()) <= {0.0, float(scale)}
     return masks == scale
@@ -55,6 +57,37 @@ def test_masks_are_independent_within_words_and_across_examples(rate):
     assert_uncorrelated(keep[:, 0], keep[:, 32])  # first field of consecutive words
 
 
+def reference_masks(batch, size, rate, seed):
+    """`(batch, size)` masks drawn at once: packed words decoded by the byte table, or, off the
+    1/256 grid, the first `batch x size` masks of the counter stream."""
+    if _bernoulli.field_width(rate) is None:
+        masks = _bernoulli.counter_masks(_sampling.counter_key(seed), tf.constant(0, tf.int64),
+                                         batch * size, rate, tf.float32)
+    else:
+        words = _bernoulli.draw_words(tf.constant([batch, size]), rate, seed)
+        masks = _bernoulli.decode(words, rate, size, tf.float32)
+    return tf.reshape(masks, (batch, size))
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_masked_kernels_and_their_gradient_decode_the_words_as_the_byte_table(rate):
+    """The fused shift-and-compare decoding gives exactly the byte-table masks of the same
+    words (off the grid: the same counter-stream masks): `V o M_b`, and the gradient
+    `sum_b M_b o dK_b`."""
+    rng = np.random.default_rng(1)
+    kernel = tf.constant(rng.normal(size=(3, 5, 7)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(9, 3, 5, 7)).astype("float32"))
+    seed = tf.constant([5, 6])
+    with tf.GradientTape() as tape:
+        tape.watch(kernel)
+        kernels = _bernoulli.masked_kernels(kernel, 9, rate, seed)
+        loss = tf.reduce_sum(kernels * upstream)
+    masks = tf.reshape(reference_masks(9, 105, rate, seed), (9, 3, 5, 7))
+    np.testing.assert_array_equal(kernels.numpy(), (masks * kernel).numpy())
+    np.testing.assert_allclose(tape.gradient(loss, kernel).numpy(),
+                               tf.reduce_sum(masks * upstream, 0).numpy(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("rate", [0.25, 0.3])
 def test_chunked_matmul_matches_the_masked_kernel_product_and_its_gradients(monkeypatch, rate):
     """Chunks of 3 examples over a batch of 7 (padded), against `einsum(x, M o V)` with the
@@ -65,11 +98,7 @@ def test_chunked_matmul_matches_the_masked_kernel_product_and_its_gradients(monk
     kernel = tf.constant(rng.normal(size=(5, 6)).astype("float32"))
     upstream = tf.constant(rng.normal(size=(7, 6)).astype("float32"))
     seed = tf.constant([5, 6])
-    if _bernoulli.field_width(rate) is None:  # mask e = (b, i, o) is the stream's e-th word
-        masks = _bernoulli.keep_masks((7, 5, 6), rate, seed, "float32")
-    else:  # each example's masks from its own row of packed words
-        words = _bernoulli.draw_words(tf.constant([7, 30]), rate, seed)
-        masks = tf.reshape(_bernoulli.decode(words, rate, 30, tf.float32), (7, 5, 6))
+    masks = tf.reshape(reference_masks(7, 30, rate, seed), (7, 5, 6))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([x, kernel])
         ours = _bernoulli.dropconnect_matmul(x, kernel, rate, seed)

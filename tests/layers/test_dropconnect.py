@@ -155,19 +155,46 @@ def test_masks_reject_grouped_convolutions():
 
 @pytest.mark.parametrize("kwargs", [
     {"padding": "same"}, {"strides": 2}, {"dilation_rate": 2}])
-def test_looped_and_patches_per_example_convolutions_agree_with_their_gradients(kwargs):
-    """Both exact forms of `conv(x_b, K_b)` (small and large batches) give the same values and
-    the same gradients with respect to the inputs and the per-example kernels."""
+def test_unrolled_looped_and_patches_per_example_convolutions_agree_with_their_gradients(kwargs):
+    """The three exact forms of `conv(x_b, K_b)` (small, middle and large batches) give the same
+    values and the same gradients with respect to the inputs and the per-example kernels."""
     layer = DropConnectConv2D(4, 3, 0.5, **kwargs)
     x = tf.constant(RNG.normal(size=(3, 7, 7, 7)).astype("float32"))
     layer.build(x.shape)
     kernels = tf.constant(RNG.normal(size=(3, *layer.kernel.shape)).astype("float32"))
     results = []
-    for form in (layer.looped_linear, layer.patches_linear):
+    for form in (layer.unrolled_linear, layer.looped_linear, layer.patches_linear):
         with tf.GradientTape() as tape:
             tape.watch([x, kernels])
             out = form(x, kernels)
             loss = tf.reduce_sum(out * out)
         results.append([out, *tape.gradient(loss, [x, kernels])])
-    for looped, patches in zip(*results):
+    for unrolled, looped, patches in zip(*results):
+        np.testing.assert_array_equal(unrolled.numpy(), looped.numpy())
         np.testing.assert_allclose(looped.numpy(), patches.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_per_example_convolutions_of_an_unknown_batch_as_fit_traces_them():
+    """`fit` traces its step with an unknown batch: the form chosen then gives the values and
+    kernel gradients of the patches product, for 3 examples and for an empty batch."""
+    layer = DropConnectConv2D(4, 3, 0.5)
+    layer.build((None, 7, 7, 7))
+    signature = [tf.TensorSpec((None, 7, 7, 7)), tf.TensorSpec((None, *layer.kernel.shape))]
+
+    def traced(form):
+        @tf.function(input_signature=signature)
+        def values_and_gradients(x, kernels):
+            with tf.GradientTape() as tape:
+                tape.watch(kernels)
+                out = form(x, kernels)
+                loss = tf.reduce_sum(out * out)
+            return out, tape.gradient(loss, kernels)
+        return values_and_gradients
+
+    chosen, patches = traced(layer.per_example_linear), traced(layer.patches_linear)
+    for batch in (3, 0):
+        x = RNG.normal(size=(batch, 7, 7, 7)).astype("float32")
+        kernels = RNG.normal(size=(batch, *layer.kernel.shape)).astype("float32")
+        for ours, reference in zip(chosen(x, kernels), patches(x, kernels)):
+            assert ours.shape == reference.shape
+            np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-4, atol=1e-4)

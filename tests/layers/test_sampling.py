@@ -11,10 +11,12 @@ import tensorflow as tf
 
 from kerasbio.layers import PoissonNoise, _sampling
 from kerasbio.layers import correlation_structure as corr
-from kerasbio.layers._sampling import poisson
+from kerasbio.layers._sampling import gaussian_masks, poisson, word_halves
+from moments import assert_mean_and_variance, assert_uncorrelated
 
 N = 100_000  # draws per rate
 ALPHA = 1e-3  # per-test false alarm rate of the goodness-of-fit tests
+RNG_FIELDS = np.random.default_rng(4)
 
 
 def poisson_chi_square_p_value(counts, rate):
@@ -120,7 +122,7 @@ def splitmix64(key, counters):
 
 
 def high_uniform(words):
-    return ((words >> np.uint64(40)).astype("float64") + 0.5) * 2.0 ** -24
+    return ((words >> np.uint64(41)).astype("float64") + 0.5) * 2.0 ** -23
 
 
 def test_counter_words_are_splitmix64_of_the_mixed_seed():
@@ -141,6 +143,14 @@ def test_counter_normal_is_standard_normal_and_uncorrelated():
     assert abs(np.corrcoef(draws, following)[0, 1]) < 5 / np.sqrt(N)
 
 
+def test_word_uniforms_stay_strictly_inside_zero_to_one_at_the_extreme_fields():
+    words = tf.constant([0, 2**64 - 1, (2**23 - 1) << 41], tf.uint64)
+    high, low = (uniform.numpy() for uniform in _sampling.word_uniforms(words))
+    np.testing.assert_array_equal(high, [2.0**-24, 1 - 2.0**-24, 1 - 2.0**-24])
+    np.testing.assert_array_equal(low, [2.0**-24, 1 - 2.0**-24, 2.0**-24])
+    assert np.all(np.isfinite(-np.log(high))) and np.all(-np.log(high) > 0)
+
+
 def relaxed_reference(rates, seed, max_count, temperature):
     """NumPy (float64) reference of `relaxed_poisson`'s top-down draw from the same words:
     argmax by inversion of the truncated pmf, then `y_k ~ (pi_k / (pi_k + E_k Z / E_0))^(1/t)`."""
@@ -148,7 +158,7 @@ def relaxed_reference(rates, seed, max_count, temperature):
     counters = np.arange(len(rates), dtype=np.uint64) * np.uint64(max_count + 2)
     words = splitmix64(key, counters)
     argmax_uniform = high_uniform(words)
-    maximum_uniform = ((words & np.uint64(0xFFFFFF)).astype("float64") + 0.5) * 2.0 ** -24
+    maximum_uniform = ((words & np.uint64(0x7FFFFF)).astype("float64") + 0.5) * 2.0 ** -23
     k = np.arange(max_count + 1)
     pmf = scipy.stats.poisson.pmf(k, rates[:, None].astype("float64"))
     total = pmf.sum(-1)
@@ -237,3 +247,60 @@ def test_gumbel_softmax_count_limit_is_validated():
     with pytest.raises(ValueError, match="Received: max_count=161"):
         PoissonNoise(gradient="gumbel_softmax", max_count=161)
     PoissonNoise(max_count=161)  # straight-through counts have no such limit
+
+
+def test_word_halves_are_the_symmetric_grid_strictly_inside_minus_one_to_one():
+    """Fields f and 2^24 - 1 - f give opposite values; the extreme fields give +-(1 - 2^-24),
+    so that erfinv stays finite (a uniform's 2 u - 1 rounded the largest field to 1: inf)."""
+    fields = np.concatenate([[0, 2 ** 23 - 1, 2 ** 23, 2 ** 24 - 1],
+                             RNG_FIELDS.integers(0, 2 ** 24, 1000)]).astype(np.uint64)
+    mirrored = np.uint64(2 ** 24 - 1) - fields
+    words = (fields << np.uint64(40)) | mirrored
+    high, low = (half.numpy() for half in word_halves(tf.constant(words)))
+    np.testing.assert_array_equal(high, -low)
+    np.testing.assert_array_equal(high, (fields.astype(np.float64) - 2 ** 23 + 0.5) * 2.0 ** -23)
+    np.testing.assert_array_equal(high[:4], [-(1 - 2 ** -24), -2 ** -24, 2 ** -24, 1 - 2 ** -24])
+    compiled_erfinv = tf.function(tf.math.erfinv, jit_compile=True)  # as in `counter_normal`
+    extremes = np.sqrt(2.0) * compiled_erfinv(tf.constant(high[[0, 3]])).numpy()
+    np.testing.assert_allclose(extremes, np.array([-1, 1]) * scipy.stats.norm.isf(2.0 ** -25), rtol=1e-4)
+
+
+MASK_STDDEV = 0.6
+
+
+def standardized_masks(shape, seed):
+    masks = gaussian_masks(shape, MASK_STDDEV, tf.constant(seed)).numpy()
+    return (masks.astype("float64") - 1.0) / MASK_STDDEV
+
+
+def assert_standard_normal(draws):
+    """Mean 0, variance 1 (standard errors from the sample) and chi-square over 40
+    equiprobable bins of N(0, 1), tails included."""
+    assert_mean_and_variance(draws[:, None], 0.0, 1.0)
+    observed = np.bincount(np.searchsorted(scipy.stats.norm.ppf(np.arange(1, 40) / 40), draws),
+                           minlength=40)
+    assert scipy.stats.chisquare(observed).pvalue > ALPHA
+
+
+def test_gaussian_masks_are_normal_with_mean_one_and_the_given_stddev():
+    draws = standardized_masks((4, N), [3, 9])
+    assert draws.shape == (4, N)
+    assert_standard_normal(draws.ravel())
+
+
+def test_the_gaussian_mask_check_can_fail():
+    """Draws whose standard deviation is 2% too large are rejected."""
+    with pytest.raises(AssertionError):
+        assert_standard_normal(1.02 * standardized_masks((4, N), [3, 9]).ravel())
+
+
+def test_gaussian_masks_are_independent_within_words_across_examples_and_calls():
+    """Neighbours (the two halves of one random word), one weight in consecutive examples, and
+    one element under consecutive seeds (a `SeedGenerator`'s next) are uncorrelated, in value
+    and in magnitude."""
+    draws = standardized_masks((64, 4096), [5, 0])
+    following = standardized_masks((64, 4096), [5, 1])
+    for first, second in [(draws[:, 0::2], draws[:, 1::2]), (draws[:-1], draws[1:]),
+                          (draws, following)]:
+        assert_uncorrelated(first, second)
+        assert_uncorrelated(first ** 2, second ** 2)
