@@ -79,7 +79,7 @@ def weight_noise_rows(rounds):
     conv_x = rng.uniform(size=(BATCH, 12, 12, 32)).astype("float32")
     cases = [
         ("DropConnectDense bernoulli mask", lambda: DropConnectDense(500, 0.5), "dense"),
-        ("DropConnectDense bernoulli mask rate 0.3 (a word per mask)",
+        ("DropConnectDense bernoulli mask rate 0.3 (a counter-stream word per mask)",
          lambda: DropConnectDense(500, 0.3), "dense"),
         ("DropConnectDense bernoulli local reparam.",
          lambda: DropConnectDense(500, 0.5, sampler="local_reparameterization"), "dense"),
