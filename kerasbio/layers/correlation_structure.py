@@ -166,6 +166,21 @@ def poisson_quantile(probability, rate):
     return tf.ensure_shape(tf.where(finite, counts, rate), rate.shape)
 
 
+def poisson_copula(normal, rate):
+    """`poisson_quantile(normal_cdf(normal), rate)`, equal element for element: the counts of the
+    Gaussian copula at standard normal `normal`. One fused XLA pass
+    (`_sampling.small_rate_copula`) when it settles every element (all rates below 10 and counts
+    below `_sampling.FIRST_PASS_STEPS`), else `poisson_quantile`. No gradient.
+    """
+    normal = tf.stop_gradient(tf.cast(normal, tf.float32))
+    rate = tf.stop_gradient(tf.cast(rate, tf.float32))
+    counts = tf.reshape(_sampling.small_rate_copula(tf.reshape(normal, [-1]),
+                                                    tf.reshape(rate, [-1])), tf.shape(rate))
+    return tf.ensure_shape(tf.cond(tf.reduce_any(counts < 0.0),
+                                   lambda: poisson_quantile(normal_cdf(normal), rate),
+                                   lambda: counts), rate.shape)
+
+
 def _large_rate_quantile(probability, rate, large):
     """The guess-and-search quantile (float64) where `large`, bisection where it did not settle."""
     probability = tf.cast(probability, tf.float64)
@@ -211,6 +226,4 @@ def _bisection_quantile(probability, rate):
     return high
 
 
-def normal_cdf(x):
-    """Standard normal CDF, `(1 + erf(x / sqrt 2)) / 2`."""
-    return 0.5 * (1.0 + ops.erf(x / np.sqrt(2.0)))
+normal_cdf = _sampling.normal_cdf  # XLA-compiled, so that it rounds as `poisson_copula`
