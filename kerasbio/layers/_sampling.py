@@ -195,8 +195,9 @@ def _inversion(rates, uniform):
     outputs, XLA would store every intermediate `F` of the pass).
     """
     def search(k, state):
-        return k + INVERSION_STEPS, tf.stack(_search(rates, uniform, k, *tf.unstack(state, num=3),
-                                                      steps=INVERSION_STEPS))
+        count, cdf, pmf = tf.unstack(state, num=3)
+        state = _search(rates, uniform, k, count, cdf, pmf, INVERSION_STEPS)
+        return k + INVERSION_STEPS, tf.stack(state)
 
     def searching(k, state):
         _, cdf, pmf = tf.unstack(state, num=3)
