@@ -157,8 +157,9 @@ def poisson_quantile(probability, rate):
     rate = tf.stop_gradient(tf.cast(rate, tf.float32))
     finite = tf.math.is_finite(rate)
     large = finite & (rate >= _sampling.SMALL_RATE)
-    counts = _sampling.small_rate_quantile(
-        probability, tf.where(finite & ~large, tf.maximum(rate, 0.0), 0.0))
+    counts = tf.reshape(_sampling.small_rate_quantile(  # vectors: XLA vectorises their loops
+        tf.reshape(probability, [-1]),
+        tf.reshape(tf.where(finite & ~large, tf.maximum(rate, 0.0), 0.0), [-1])), tf.shape(rate))
     counts = tf.cond(tf.reduce_any(large),
                      lambda: tf.where(large, _large_rate_quantile(probability, rate, large),
                                       counts),
