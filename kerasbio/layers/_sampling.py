@@ -20,6 +20,7 @@ import tensorflow as tf
 SMALL_RATE = 10.0  # inversion below, transformed rejection at and above (Hormann 1993: >= 10)
 INVERSION_STEPS = 8  # search steps per pass of the inversion loop
 INVERSION_PASSES = 16  # P(count >= 128 | rate < 10) < 1e-90
+FIRST_PASS_STEPS = 10  # the copula's one pass: P(count >= 10 | rate = 1) = 1.1e-7
 REJECTION_ROUNDS = 64  # each round accepts with probability > 0.88: 0.12^64 < 1e-58
 ALGORITHM = "philox"
 
@@ -162,9 +163,37 @@ def _small_rate_counts(rates, seed):
 
 
 @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def normal_cdf(x):
+    """Standard normal CDF, `(1 + erf(x / sqrt 2)) / 2`, rounded as in `small_rate_copula`."""
+    return _normal_cdf(x)
+
+
+def _normal_cdf(x):
+    return 0.5 * (1.0 + tf.math.erf(x / np.sqrt(2.0)))
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
 def small_rate_quantile(probability, rates):
     """`min{k : F(k) >= probability}` for Poisson rates below 10 (float32 CDF, as `poisson`)."""
     return _inversion(rates, probability)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+def small_rate_copula(normal, rates):
+    """Gaussian-copula Poisson counts `min{k : F(k) >= Phi(normal)}` of vectors, in one pass.
+
+    Equal to `small_rate_quantile(normal_cdf(normal), max(rates, 0))` where the count is below
+    `FIRST_PASS_STEPS` and the rate below 10 (`first_inversion_pass`, `Phi` never stored); the
+    rate itself where it is not finite; -1 (not final) elsewhere. One output, as XLA would copy
+    the whole pass into a second one (a flag), and vectors, as on CPU it vectorises a loop over a
+    vector but not one over a short last axis.
+    """
+    finite = tf.math.is_finite(rates)
+    small = finite & (rates < SMALL_RATE)
+    counts = first_inversion_pass(tf.where(small, tf.maximum(rates, 0.0), 0.0),
+                                  _normal_cdf(normal))
+    counts = tf.where(small & (counts >= FIRST_PASS_STEPS), -1.0, counts)
+    return tf.where(small, counts, tf.where(finite, -1.0, rates))
 
 
 @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
@@ -174,38 +203,53 @@ def _large_rate_counts(rates, counts, seed):
     return tf.where(large, _transformed_rejection(rates, large, seed), counts)
 
 
+def first_inversion_pass(rates, uniform):
+    """`_inversion`'s count among `F(0), ..., F(FIRST_PASS_STEPS - 1)`, final where it is below
+    `FIRST_PASS_STEPS`: one fused loop that stores nothing but the counts (constant `k`)."""
+    pmf = tf.exp(-rates)
+    count, _, _ = _search(rates, uniform, 0, tf.zeros_like(rates), pmf, pmf, FIRST_PASS_STEPS)
+    return count
+
+
 def _inversion(rates, uniform):
     """Sequential-search inversion of `uniform` for `rates < 10` (float32).
 
-    Counts the CDF values `F(0) < F(1) < ...` below a uniform `u`. A pass starts from `F(k)` and
-    `p(k)` and tests `F(k + i) = F(k) + p(k) Q_i`, `Q_i = sum_{m<=i} rate^m (k! / (k + m)!)` by
-    Horner's rule, so that each test is an independent expression and the pass fuses into one
-    loop. `F(k + i)` counts only while the float32 sum still grows (`min(u, F(k+i+1)) > F(k+i)`),
-    so the search ends where the rounded CDF stops growing, also for the rare `u` above its limit.
+    Counts the CDF values `F(0) < F(1) < ...` below a uniform `u`, with `p(k) = p(k - 1) rate / k`
+    and `F(k) = F(k - 1) + p(k)`, in passes of `INVERSION_STEPS` values while some element still
+    searches. `F(k)` counts only while the float32 sum still grows (`min(u, F(k+1)) > F(k)`), so
+    the search ends where the rounded CDF stops growing, also for the rare `u` above its limit.
+    The state `(count, F, p)` is carried stacked, so that a pass is one fused loop (as three
+    outputs, XLA would store every intermediate `F` of the pass).
     """
-    def search(k, count, cdf, pmf):
-        """Tests `F(k), ..., F(k + INVERSION_STEPS - 1)`; returns the state at `k + steps`."""
-        reciprocals = [1.0 / tf.cast(k + m, tf.float32) for m in range(1, INVERSION_STEPS + 1)]
-        cdfs = [cdf]
-        for i in range(1, INVERSION_STEPS + 1):
-            partial = tf.zeros_like(rates)
-            for m in range(i, 0, -1):
-                partial = (partial + 1.0) * rates * reciprocals[m - 1]
-            cdfs.append(cdf + pmf * partial)
-        for low, high in zip(cdfs[:-1], cdfs[1:]):
-            count += tf.cast(tf.minimum(uniform, high) > low, tf.float32)
-        for reciprocal in reciprocals:
-            pmf *= rates * reciprocal
-        return k + INVERSION_STEPS, count, cdfs[-1], pmf
+    def search(k, state):
+        count, cdf, pmf = tf.unstack(state, num=3)
+        state = _search(rates, uniform, k, count, cdf, pmf, INVERSION_STEPS)
+        return k + INVERSION_STEPS, tf.stack(state)
 
-    def searching(k, count, cdf, pmf):
-        next_cdf = cdf + pmf * rates / tf.cast(k + 1, tf.float32)
+    def searching(k, state):
+        _, cdf, pmf = tf.unstack(state, num=3)
+        next_cdf, _ = _next_value(rates, k, cdf, pmf)
         return tf.reduce_any(tf.minimum(uniform, next_cdf) > cdf)
 
     pmf = tf.exp(-rates)
-    _, count, _, _ = tf.while_loop(searching, search, (0, tf.zeros_like(rates), pmf, pmf),
-                                   maximum_iterations=INVERSION_PASSES)
-    return count
+    _, state = tf.while_loop(searching, search, (0, tf.stack([tf.zeros_like(rates), pmf, pmf])),
+                             maximum_iterations=INVERSION_PASSES)
+    return state[0]
+
+
+def _search(rates, uniform, k, count, cdf, pmf, steps):
+    """Tests `F(k), ..., F(k + steps - 1)` below `uniform`; `(count, F, p)` at `k + steps`."""
+    for step in range(steps):
+        next_cdf, pmf = _next_value(rates, k + step, cdf, pmf)
+        count += tf.cast(tf.minimum(uniform, next_cdf) > cdf, tf.float32)
+        cdf = next_cdf
+    return count, cdf, pmf
+
+
+def _next_value(rates, k, cdf, pmf):
+    """`F(k + 1)` and `p(k + 1)` from `F(k)` and `p(k)` (`k` a scalar)."""
+    pmf = pmf * (rates * (1.0 / tf.cast(k + 1, tf.float32)))
+    return cdf + pmf, pmf
 
 
 def _transformed_rejection(rates, wanted, seed):

@@ -145,7 +145,7 @@ class CorrelatedNoise(ConvolutionWrapper):
 
     def poisson_counts(self, rates, normal):
         """Gaussian-copula Poisson counts at `rates` with the chosen surrogate gradient."""
-        counts = ops.stop_gradient(corr.poisson_quantile(corr.normal_cdf(normal), rates))
+        counts = ops.stop_gradient(corr.poisson_copula(normal, rates))
         if self.gradient == "straight_through":
             return rates + ops.stop_gradient(counts - rates)
         relaxed = _sampling.relaxed_poisson(ops.minimum(rates, float(self.max_count)),

@@ -157,13 +157,29 @@ def poisson_quantile(probability, rate):
     rate = tf.stop_gradient(tf.cast(rate, tf.float32))
     finite = tf.math.is_finite(rate)
     large = finite & (rate >= _sampling.SMALL_RATE)
-    counts = _sampling.small_rate_quantile(
-        probability, tf.where(finite & ~large, tf.maximum(rate, 0.0), 0.0))
+    counts = tf.reshape(_sampling.small_rate_quantile(  # vectors: XLA vectorises their loops
+        tf.reshape(probability, [-1]),
+        tf.reshape(tf.where(finite & ~large, tf.maximum(rate, 0.0), 0.0), [-1])), tf.shape(rate))
     counts = tf.cond(tf.reduce_any(large),
                      lambda: tf.where(large, _large_rate_quantile(probability, rate, large),
                                       counts),
                      lambda: counts)
     return tf.ensure_shape(tf.where(finite, counts, rate), rate.shape)
+
+
+def poisson_copula(normal, rate):
+    """`poisson_quantile(normal_cdf(normal), rate)`, equal element for element: the counts of the
+    Gaussian copula at standard normal `normal`. One fused XLA pass
+    (`_sampling.small_rate_copula`) when it settles every element (all rates below 10 and counts
+    below `_sampling.FIRST_PASS_STEPS`), else `poisson_quantile`. No gradient.
+    """
+    normal = tf.stop_gradient(tf.cast(normal, tf.float32))
+    rate = tf.stop_gradient(tf.cast(rate, tf.float32))
+    counts = tf.reshape(_sampling.small_rate_copula(tf.reshape(normal, [-1]),
+                                                    tf.reshape(rate, [-1])), tf.shape(rate))
+    return tf.ensure_shape(tf.cond(tf.reduce_any(counts < 0.0),
+                                   lambda: poisson_quantile(normal_cdf(normal), rate),
+                                   lambda: counts), rate.shape)
 
 
 def _large_rate_quantile(probability, rate, large):
@@ -211,6 +227,4 @@ def _bisection_quantile(probability, rate):
     return high
 
 
-def normal_cdf(x):
-    """Standard normal CDF, `(1 + erf(x / sqrt 2)) / 2`."""
-    return 0.5 * (1.0 + ops.erf(x / np.sqrt(2.0)))
+normal_cdf = _sampling.normal_cdf  # XLA-compiled, so that it rounds as `poisson_copula`

@@ -7,7 +7,7 @@ import scipy.stats
 import keras
 import tensorflow as tf
 
-from kerasbio.layers import CorrelatedNoise
+from kerasbio.layers import CorrelatedNoise, _sampling
 from kerasbio.layers import correlation_structure as corr
 from probes import channels_first_conv_runs
 
@@ -139,6 +139,34 @@ def test_poisson_quantile_matches_scipy():
                                   scipy.stats.poisson.ppf(probabilities_grid, rates_grid))
 
 
+@pytest.mark.parametrize("largest_rate", [1.5, 30.0])
+def test_poisson_copula_equals_the_quantile_of_phi_exactly(largest_rate):
+    """The fused pass (all rates <= 1.5: it settles every element) and its fallback (rates up
+    to 30: some >= 10 and some counts >= FIRST_PASS_STEPS) give `F^-1(Phi(z))` bit for bit,
+    non-finite and negative rates included."""
+    rng = np.random.default_rng(int(largest_rate))
+    normal = np.append(rng.normal(size=200_000), [0.0] * 5).astype("float32")
+    rates = np.append(rng.uniform(0.0, np.sqrt(largest_rate), 200_000) ** 2,
+                      [np.nan, np.inf, -np.inf, -1.0, 0.0]).astype("float32")
+    fused = keras.ops.convert_to_numpy(corr.poisson_copula(normal, rates))
+    settled = _sampling.small_rate_copula(normal, rates).numpy() >= 0
+    assert settled[:-5].all() == (largest_rate < 10)
+    reference = keras.ops.convert_to_numpy(corr.poisson_quantile(corr.normal_cdf(normal), rates))
+    np.testing.assert_array_equal(fused, reference)
+    np.testing.assert_array_equal(fused[-5:], [np.nan, np.inf, -np.inf, 0.0, 0.0])
+
+
+def test_small_rate_copula_marks_the_counts_it_does_not_settle():
+    """-1 where the rate is >= 10 or the count reaches FIRST_PASS_STEPS; the exact quantile
+    below; non-finite rates pass through."""
+    rates = np.float32([0.5, 12.0, 5.0, 5.0, np.nan, np.inf, -1.0])
+    normal = np.float32([0.3, 0.0, 3.0, 0.5, 0.0, 0.0, 0.0])
+    counts = _sampling.small_rate_copula(normal, rates).numpy()
+    quantiles = scipy.stats.poisson.ppf(scipy.stats.norm.cdf(normal[[0, 3]]), rates[[0, 3]])
+    assert scipy.stats.poisson.ppf(scipy.stats.norm.cdf(3.0), 5.0) >= _sampling.FIRST_PASS_STEPS
+    np.testing.assert_array_equal(counts, [quantiles[0], -1, -1, quantiles[1], np.nan, np.inf, 0])
+
+
 def identity_layer(distribution, **kwargs):
     """CorrelatedNoise around a 1x1 convolution with the planted kernel, so `a = x @ kernel`."""
     conv = keras.layers.Conv2D(MAPS, 1, use_bias=False)
@@ -164,6 +192,19 @@ def test_poisson_copula_marginals_and_positive_correlation():
     off_diagonal = ~np.eye(len(target), dtype=bool)
     assert np.all(empirical[off_diagonal] > 0)
     assert np.mean(empirical[off_diagonal]) < np.mean(target[off_diagonal])  # copula shrinks
+
+
+def test_poisson_noise_of_non_finite_activity_is_nan():
+    """NaN and +inf activities give NaN (never a finite count), -inf gives rate 0, count 0."""
+    conv = keras.layers.Conv2D(2, 1, use_bias=False, kernel_initializer="ones")
+    layer = CorrelatedNoise(conv, distribution="poisson", mc=True, seed=1)
+    x = np.full((2, HEIGHT, WIDTH, 1), 0.5, "float32")
+    x[0, 0, :3, 0] = [np.nan, np.inf, -np.inf]
+    counts = keras.ops.convert_to_numpy(layer(x))
+    assert np.isnan(counts[0, 0, :2]).all()
+    np.testing.assert_array_equal(counts[0, 0, 2], [0.0, 0.0])
+    rest = np.delete(counts.reshape(-1, 2), [0, 1], axis=0)
+    np.testing.assert_array_equal(rest, np.round(rest))
 
 
 def test_fano_gaussian_noise_moments():
