@@ -18,9 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 SMALL_RATE = 10.0  # inversion below, transformed rejection at and above (Hormann 1993: >= 10)
-INVERSION_STEPS = 8  # search steps per pass of the inversion loop
-INVERSION_PASSES = 16  # P(count >= 128 | rate < 10) < 1e-90
-FIRST_PASS_STEPS = 10  # the copula's one pass: P(count >= 10 | rate = 1) = 1.1e-7
+INVERSION_STEPS = 10  # search steps per pass: P(count >= 10 | rate = 1) = 1.1e-7
+INVERSION_PASSES = 16  # P(count >= 160 | rate < 10) < 1e-90
+FIRST_PASS_STEPS = INVERSION_STEPS  # the copula's one pass is the inversion's first, exactly
 REJECTION_ROUNDS = 64  # each round accepts with probability > 0.88: 0.12^64 < 1e-58
 ALGORITHM = "philox"
 
@@ -146,11 +146,12 @@ def poisson(rates, seed):
     # Without a gradient path, no tape asks the loops to keep their intermediates.
     rates = tf.stop_gradient(tf.convert_to_tensor(rates, tf.float32))
     seed = tf.cast(seed, tf.int32)
-    counts = _small_rate_counts(rates, seed)
-    counts = tf.cond(tf.reduce_any(rates >= SMALL_RATE),
-                     lambda: _large_rate_counts(rates, counts, seed), lambda: counts)
+    flat = tf.reshape(rates, [-1])  # XLA on CPU vectorises loops over a vector, not a short axis
+    counts = _small_rate_counts(flat, seed)
+    counts = tf.cond(tf.reduce_any(flat >= SMALL_RATE),
+                     lambda: _large_rate_counts(flat, counts, seed), lambda: counts)
     # `reduce_retracing` may trace the compiled parts for unknown shapes: restore the static one.
-    return tf.ensure_shape(counts, rates.shape)
+    return tf.ensure_shape(tf.reshape(counts, tf.shape(rates)), rates.shape)
 
 
 @tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
@@ -214,42 +215,43 @@ def first_inversion_pass(rates, uniform):
 def _inversion(rates, uniform):
     """Sequential-search inversion of `uniform` for `rates < 10` (float32).
 
-    Counts the CDF values `F(0) < F(1) < ...` below a uniform `u`, with `p(k) = p(k - 1) rate / k`
-    and `F(k) = F(k - 1) + p(k)`, in passes of `INVERSION_STEPS` values while some element still
-    searches. `F(k)` counts only while the float32 sum still grows (`min(u, F(k+1)) > F(k)`), so
-    the search ends where the rounded CDF stops growing, also for the rare `u` above its limit.
-    The state `(count, F, p)` is carried stacked, so that a pass is one fused loop (as three
-    outputs, XLA would store every intermediate `F` of the pass).
+    Counts the CDF values `F(0) < F(1) < ...` below a uniform `u`, in passes of
+    `INVERSION_STEPS` values (`_search`) while some element still searches. `F(k)` counts only
+    while the float32 sum still grows (`min(u, F(k+1)) > F(k)`), so the search ends where the
+    rounded CDF stops growing, also for the rare `u` above its limit.
     """
-    def search(k, state):
-        count, cdf, pmf = tf.unstack(state, num=3)
-        state = _search(rates, uniform, k, count, cdf, pmf, INVERSION_STEPS)
-        return k + INVERSION_STEPS, tf.stack(state)
+    def search(k, count, cdf, pmf):
+        return (k + INVERSION_STEPS,
+                *_search(rates, uniform, k, count, cdf, pmf, INVERSION_STEPS))
 
-    def searching(k, state):
-        _, cdf, pmf = tf.unstack(state, num=3)
-        next_cdf, _ = _next_value(rates, k, cdf, pmf)
+    def searching(k, count, cdf, pmf):
+        next_cdf = cdf + pmf * rates / tf.cast(k + 1, tf.float32)
         return tf.reduce_any(tf.minimum(uniform, next_cdf) > cdf)
 
     pmf = tf.exp(-rates)
-    _, state = tf.while_loop(searching, search, (0, tf.stack([tf.zeros_like(rates), pmf, pmf])),
-                             maximum_iterations=INVERSION_PASSES)
-    return state[0]
+    _, count, _, _ = tf.while_loop(searching, search, (0, tf.zeros_like(rates), pmf, pmf),
+                                   maximum_iterations=INVERSION_PASSES)
+    return count
 
 
 def _search(rates, uniform, k, count, cdf, pmf, steps):
-    """Tests `F(k), ..., F(k + steps - 1)` below `uniform`; `(count, F, p)` at `k + steps`."""
-    for step in range(steps):
-        next_cdf, pmf = _next_value(rates, k + step, cdf, pmf)
-        count += tf.cast(tf.minimum(uniform, next_cdf) > cdf, tf.float32)
-        cdf = next_cdf
-    return count, cdf, pmf
+    """Tests `F(k), ..., F(k + steps - 1)` below `uniform`; `(count, F, p)` at `k + steps`.
 
-
-def _next_value(rates, k, cdf, pmf):
-    """`F(k + 1)` and `p(k + 1)` from `F(k)` and `p(k)` (`k` a scalar)."""
-    pmf = pmf * (rates * (1.0 / tf.cast(k + 1, tf.float32)))
-    return cdf + pmf, pmf
+    `F(k + i) = F(k) + p(k) Q_i`, `Q_i = sum_{m<=i} rate^m (k! / (k + m)!)` by Horner's rule, so
+    that each test is an independent expression and the pass fuses into one loop.
+    """
+    reciprocals = [1.0 / tf.cast(k + m, tf.float32) for m in range(1, steps + 1)]
+    cdfs = [cdf]
+    for i in range(1, steps + 1):
+        partial = tf.zeros_like(rates)
+        for m in range(i, 0, -1):
+            partial = (partial + 1.0) * rates * reciprocals[m - 1]
+        cdfs.append(cdf + pmf * partial)
+    for low, high in zip(cdfs[:-1], cdfs[1:]):
+        count += tf.cast(tf.minimum(uniform, high) > low, tf.float32)
+    for reciprocal in reciprocals:
+        pmf *= rates * reciprocal
+    return count, cdfs[-1], pmf
 
 
 def _transformed_rejection(rates, wanted, seed):
