@@ -138,9 +138,21 @@ class StudyHyperModel(keras_tuner.HyperModel):
         super().__init__(**kwargs)
         self.settings = settings
         self.space = {name: list(values) for name, values in space.items()}
+        self._data = None
 
     def prepare(self):
         """Load what every trial needs, before the search: missing data fails here, once."""
+        self.data()
+
+    def data(self):
+        """What `load_data()` returns, loaded once for all trials."""
+        if self._data is None:
+            self._data = self.load_data()
+        return self._data
+
+    def load_data(self):
+        """The study's data (splits, tables, ...); `None` for a study without any."""
+        return None
 
     def declare_hyperparameters(self, hp):
         for name, values in self.space.items():

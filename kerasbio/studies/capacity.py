@@ -70,29 +70,20 @@ QUICK = {
 class CapacityHyperModel(StudyHyperModel):
     """Builds the study's network for a cell; `fit` trains it and measures memorization."""
 
-    def __init__(self, settings, space):
-        super().__init__(settings, space)
-        self._base = None
-
-    def prepare(self):
-        self.base_data()
-
-    def base_data(self):
-        """The data set's training and test splits, loaded once."""
-        if self._base is None:
-            load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
-            x, y = kerasbio.data.load(split="train", validation=0, **load)
-            per_class = self.settings.extra.get("train_per_class")
-            if per_class:
-                x, y = kerasbio.data.class_subset(x, y, examples_per_class=per_class, seed=0)
-            self._base = ((x, y), kerasbio.data.load(split="test", **load))
-        return self._base
+    def load_data(self):
+        """The data set's training and test splits."""
+        load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
+        x, y = kerasbio.data.load(split="train", validation=0, **load)
+        per_class = self.settings.extra.get("train_per_class")
+        if per_class:
+            x, y = kerasbio.data.class_subset(x, y, examples_per_class=per_class, seed=0)
+        return (x, y), kerasbio.data.load(split="test", **load)
 
     def build_model(self, hp):
         from kerasbio import models
 
         cell = self.values(hp)
-        (x, _), _ = self.base_data()
+        (x, _), _ = self.data()
         std = float(cell["noise_std"])
         noise = (lambda: kerasbio.layers.GaussianNoise(std, mc=True)) if std > 0 else None
         model = getattr(models, cell["architecture"])(
@@ -109,13 +100,13 @@ class CapacityHyperModel(StudyHyperModel):
 
     def trial_data(self, cell):
         """`(x, y), (x_test, y_test)` of a cell: its classes, examples, data kind and seed."""
-        (x, y), (x_test, y_test) = self.base_data()
+        (x, y), (x_test, y_test) = self.data()
         seed, classes = int(cell["seed"]), int(cell["classes"])
         per_class = int(cell["examples_per_class"]) or None
         if classes < int(y.max()) + 1 or per_class:
             x, y = kerasbio.data.class_subset(x, y, classes, per_class, seed=seed)
             x_test, y_test = kerasbio.data.class_subset(x_test, y_test, classes)
-        full_x = self.base_data()[0][0]
+        full_x = self.data()[0][0]
         if cell["data"] == "gaussian_pixels":
             x = kerasbio.data.gaussian_pixels(full_x, n=len(x), seed=seed)
             x_test = kerasbio.data.gaussian_pixels(full_x, n=len(x_test), seed=seed + 1)
@@ -126,7 +117,7 @@ class CapacityHyperModel(StudyHyperModel):
     def train_and_measure(self, hp, model, callbacks, verbose):
         cell = self.values(hp)
         (x, y), (x_test, y_test) = self.trial_data(cell)
-        repeats = max(1, round(len(self.base_data()[0][1]) / len(y)))
+        repeats = max(1, round(len(self.data()[0][1]) / len(y)))
         epochs = self.settings.epochs
         history = model.fit(np.tile(x, (repeats, 1, 1, 1)), np.tile(y, repeats),
                             batch_size=self.settings.batch_size, epochs=epochs,

@@ -72,7 +72,6 @@ class RDLHyperModel(StudyHyperModel):
         super().__init__(settings, space)
         self.protocol = settings.extra
         self.trial_directory = None
-        self._data = None
         self._teachers = {}
         self._teacher_rdms = (None, None)
 
@@ -87,11 +86,9 @@ class RDLHyperModel(StudyHyperModel):
                     f"{unknown}. Name the keys rdm_<layer> after its layers, e.g. "
                     f"{['rdm_' + name for name in self.protocol['rdl_layers']]}.")
 
-    def data(self):
-        """The `TransferData` of the settings (loaded once)."""
-        if self._data is None:
-            self._data = transfer_data(self.settings)
-        return self._data
+    def load_data(self):
+        """The `TransferData` of the settings."""
+        return transfer_data(self.settings)
 
     def network(self, num_classes):
         from kerasbio import models

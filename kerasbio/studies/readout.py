@@ -301,27 +301,18 @@ class ReadoutHyperModel(StudyHyperModel):
     """Builds Table 4.1's CNN, MAP or with Gaussian unit noise; `fit` trains it, then its
     read-outs (both inferences for the noisy network)."""
 
-    def __init__(self, settings, space):
-        super().__init__(settings, space)
-        self._data = None
-
-    def prepare(self):
-        self.data()
-
-    def data(self):
-        """Training split, test split and the confidence table with its images, loaded once."""
-        if self._data is None:
-            load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
-            train = kerasbio.data.load(split="train", validation=0, **load)
-            test = kerasbio.data.load(split="test", **load)
-            path = self.settings.extra["confidence"]
-            if path is None:
-                table = readout_data.synthetic_confidence(*train, *test)
-            else:
-                table = readout_data.load_confidence(path, sets=self.settings.extra["sets"])
-            images = readout_data.confidence_images(table, train[0].shape[1:], test[0])
-            self._data = (train, test, table, images)
-        return self._data
+    def load_data(self):
+        """Training split, test split and the confidence table with its images."""
+        load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
+        train = kerasbio.data.load(split="train", validation=0, **load)
+        test = kerasbio.data.load(split="test", **load)
+        path = self.settings.extra["confidence"]
+        if path is None:
+            table = readout_data.synthetic_confidence(*train, *test)
+        else:
+            table = readout_data.load_confidence(path, sets=self.settings.extra["sets"])
+        images = readout_data.confidence_images(table, train[0].shape[1:], test[0])
+        return train, test, table, images
 
     def build_model(self, hp):
         from kerasbio import models

@@ -297,19 +297,13 @@ class RobustnessHyperModel(StudyHyperModel):
 
     def __init__(self, settings, space):
         super().__init__(settings, space)
-        self._data = None
         self._sets = None
 
-    def prepare(self):
-        self.data()
-
-    def data(self):
-        """Training, validation and test splits, loaded once."""
-        if self._data is None:
-            load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
-            self._data = tuple(kerasbio.data.load(split=split, **load)
-                               for split in ("train", "validation", "test"))
-        return self._data
+    def load_data(self):
+        """Training, validation and test splits."""
+        load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
+        return tuple(kerasbio.data.load(split=split, **load)
+                     for split in ("train", "validation", "test"))
 
     def sets(self):
         """The evaluation's test sets: computed once for all trials, or the published CIFAR-10-C

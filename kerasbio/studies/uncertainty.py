@@ -181,17 +181,10 @@ def trial_metrics(model, x, y, noise_stds, samples, sample=True):
 class UncertaintyHyperModel(StudyHyperModel):
     """Builds the thesis' CNN with a cell's method and p; `fit` trains and evaluates it."""
 
-    def __init__(self, settings, space):
-        super().__init__(settings, space)
-        self._data = None
-
-    def data(self):
-        """Training and test splits (the validation split held out), loaded once."""
-        if self._data is None:
-            load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
-            self._data = (kerasbio.data.load(split="train", **load),
-                          kerasbio.data.load(split="test", **load))
-        return self._data
+    def load_data(self):
+        """Training and test splits (the validation split held out)."""
+        load = dict(name=self.settings.dataset, data_dir=self.settings.data_dir)
+        return kerasbio.data.load(split="train", **load), kerasbio.data.load(split="test", **load)
 
     def build_model(self, hp):
         from kerasbio import models
