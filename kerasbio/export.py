@@ -104,9 +104,10 @@ def checked_input(spec, endpoint, fn):
             f"The `{endpoint}` endpoint expects {signature}. Received a batch of shape",
             tf.shape(x)])]
         if spec.dtype.is_floating:
-            checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(x)), [
-                f"The `{endpoint}` endpoint received NaN or infinite values in x; expected "
-                "finite numbers."]))
+            with tf.control_dependencies(checks):  # after the shape: its reduction assumes it
+                checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(x)), [
+                    f"The `{endpoint}` endpoint received NaN or infinite values in x; expected "
+                    "finite numbers."]))
         with tf.control_dependencies(checks):
             return fn(tf.identity(x))
     return call
